@@ -1,0 +1,10 @@
+"""The demo project's Celery application, configured from Django settings (``CELERY_*``)."""
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "demo_project.settings")
+
+app = Celery("demo_project")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

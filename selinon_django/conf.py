@@ -1,0 +1,69 @@
+"""The one place settings are read: ``settings.SELINON_DJANGO`` merged over the defaults.
+
+Like DRF's ``api_settings``: ``selinon_settings().IMPORT_PREFIXES``. The object is rebuilt when
+Django's ``setting_changed`` signal says the dict changed, so ``override_settings`` works in tests.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+
+@dataclass(frozen=True)
+class SelinonSettings:
+    #: module prefixes that ``import:`` keys in YAML may name (empty: nothing may be imported
+    #: from an uploaded configuration; files loaded by a command are trusted unless STRICT_IMPORTS)
+    IMPORT_PREFIXES: tuple[str, ...] = ()
+    #: default ``-n`` of the commands (env SELINON_NODES_DEFINITION overrides)
+    NODES_DEFINITION: str | None = None
+    #: default ``-f`` of the commands: files or directories, ``:``-separated in the environment
+    FLOW_DEFINITIONS: tuple[str, ...] = ()
+    #: draw graphs with graphviz's ``dot`` (admin, API, selinon_plot)
+    GRAPHS_ENABLED: bool = True
+    #: path of the ``dot`` program (None: look it up on PATH)
+    DOT_PROGRAM: str | None = None
+    #: largest accepted ``node_args`` in bytes of JSON (REST API, admin form, commands)
+    MAX_NODE_ARGS_BYTES: int = 1_000_000
+    #: per flow name (or "*"): "pin" keeps a running flow on its revision, "migrate" moves it
+    MIGRATION_POLICY: dict[str, str] = field(default_factory=lambda: {"*": "pin"})
+    #: extra keyword arguments for the Celery app lookup; None uses celery.current_app
+    CELERY_APP: str | None = None
+
+
+_TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS"}
+
+
+def _build(raw: dict[str, Any]) -> SelinonSettings:
+    known = {f.name for f in fields(SelinonSettings)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            continue  # reported by check selinon_django.E002
+        if key in _TUPLE_FIELDS and isinstance(value, (list, tuple)):
+            value = tuple(value)
+        elif key in _TUPLE_FIELDS and isinstance(value, str):
+            value = tuple(v for v in value.split(":") if v)
+        values[key] = value
+    return replace(SelinonSettings(), **values)
+
+
+@lru_cache(maxsize=1)
+def selinon_settings() -> SelinonSettings:
+    raw = getattr(settings, "SELINON_DJANGO", {}) or {}
+    return _build(dict(raw) if isinstance(raw, dict) else {})
+
+
+def raw_settings() -> Any:
+    """The setting as the user wrote it (for the system checks)."""
+    return getattr(settings, "SELINON_DJANGO", {})
+
+
+@receiver(setting_changed)
+def _reset(setting: str, **_: Any) -> None:
+    if setting == "SELINON_DJANGO":
+        selinon_settings.cache_clear()

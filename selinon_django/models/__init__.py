@@ -1,0 +1,1 @@
+"""Database models: configuration revisions and runs."""
