@@ -1,0 +1,1 @@
+"""Built-in predicates (Selinon's ``selinon.predicates`` names)."""
