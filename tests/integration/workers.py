@@ -1,0 +1,295 @@
+"""Real Celery worker processes, a real Redis and a real PostgreSQL for the integration tests.
+
+Why subprocesses: the claims under test (late acknowledgement, requeue after SIGKILL, duplicate
+deliveries, a broker restart) are about what separate worker processes do with a real broker,
+which an in-process eager worker cannot show. The workers see the pytest-django test database
+because their environment's ``DATABASE_URL`` names it; tests use committed data
+(``transactional_db``) so the workers can read it.
+
+Nothing here sleeps for a fixed time to "let things happen": readiness is a control ``ping``
+answered by the named worker, and waits poll a condition with a deadline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parents[2]
+CELERY = REPO / ".venv" / "bin" / "celery"
+
+#: broker options of the test workers: a killed worker's unacknowledged message is visible
+#: again after a few seconds (Redis default: one hour), and every worker scans for such
+#: messages every second.
+TEST_TRANSPORT_OPTIONS: dict[str, Any] = {
+    "visibility_timeout": 8,
+    "unacked_restore_interval": 1,
+    "unacked_restore_throttle": 1,
+}
+
+
+class ServicesMissing(AssertionError):
+    """PostgreSQL or Redis is not configured: integration tests fail (they never skip)."""
+
+
+def require_services() -> tuple[str, str]:
+    """``(DATABASE_URL, CELERY_BROKER_URL)`` or fail: these tests are about the real parts."""
+    database_url = os.environ.get("DATABASE_URL", "")
+    broker_url = os.environ.get("CELERY_BROKER_URL", "")
+    problems = []
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        problems.append(f"DATABASE_URL must name PostgreSQL (got {database_url!r})")
+    if not broker_url.startswith("redis://"):
+        problems.append(f"CELERY_BROKER_URL must name Redis (got {broker_url!r})")
+    if problems:
+        raise ServicesMissing(
+            "integration tests need real services: run them through scripts/test.sh, or "
+            "`source scripts/services.sh; services_start` first. " + "; ".join(problems)
+        )
+    return database_url, broker_url
+
+
+def with_database_name(url: str, name: str) -> str:
+    """The same database URL pointing at another database (the pytest-django test database)."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+def wait_until(
+    condition: Callable[[], Any],
+    *,
+    timeout: float,
+    interval: float = 0.05,
+    message: str | Callable[[], str] = "condition",
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail with ``message`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            text = message() if callable(message) else message
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {text}")
+        time.sleep(interval)
+
+
+@dataclass
+class WorkerProcess:
+    """One ``celery worker`` subprocess (main process + prefork children in its own session)."""
+
+    queues: tuple[str, ...]
+    env: Mapping[str, str]
+    log_dir: Path
+    concurrency: int = 2
+    name: str = field(default_factory=lambda: f"w{uuid.uuid4().hex[:8]}")
+    extra_args: tuple[str, ...] = ()
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def hostname(self) -> str:
+        return f"{self.name}@selinon-test"
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}.log"
+
+    def command(self) -> list[str]:
+        return [
+            str(CELERY), "-A", "demo_project", "worker",
+            "-Q", ",".join(self.queues),
+            "-c", str(self.concurrency),
+            "-n", self.hostname,
+            "-P", "prefork",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+            "--loglevel", "INFO",
+            *self.extra_args,
+        ]
+
+    def start(self, app: Any, *, timeout: float = 60) -> WorkerProcess:
+        """Start the process and return once it answers a control ``ping``."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(  # noqa: S603 (our own venv's celery)
+            self.command(),
+            cwd=REPO,
+            env=dict(self.env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: SIGKILL reaches the pool children too
+        )
+        log.close()
+        self.wait_ready(app, timeout=timeout)
+        return self
+
+    def wait_ready(self, app: Any, *, timeout: float = 60) -> None:
+        def answered() -> bool:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"worker {self.hostname} exited at start:\n{self.log_tail()}")
+            replies = app.control.ping(destination=[self.hostname], timeout=0.5) or []
+            return any(self.hostname in reply for reply in replies)
+
+        wait_until(answered, timeout=timeout, interval=0.1, message=lambda: f"{self.hostname} to start:\n{self.log_tail()}")
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool children): nothing can ack or clean up."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=30)
+
+    def stop(self, *, timeout: float = 30) -> None:
+        """Warm shutdown (SIGTERM), SIGKILL if it does not exit in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def child_pids(self) -> list[int]:
+        """Pids of the prefork pool children (read from /proc)."""
+        if self.process is None:
+            return []
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == self.process.pid:
+                pids.append(int(entry.name))
+        return pids
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class WorkerPool:
+    """The workers of one test session; ``restart_all`` after a test that killed some."""
+
+    def __init__(self, app: Any, env: Mapping[str, str], log_dir: Path) -> None:
+        self.app = app
+        self.env = dict(env)
+        self.log_dir = log_dir
+        self.workers: list[WorkerProcess] = []
+
+    def start(self, queues: Iterable[str], *, concurrency: int = 2, extra_args: Iterable[str] = (),
+              env: Mapping[str, str] | None = None) -> WorkerProcess:
+        worker = WorkerProcess(
+            queues=tuple(queues),
+            env={**self.env, **(env or {})},
+            log_dir=self.log_dir,
+            concurrency=concurrency,
+            extra_args=tuple(extra_args),
+        )
+        self.workers.append(worker)
+        return worker.start(self.app)
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers.clear()
+
+    def logs(self) -> str:
+        return "\n\n".join(f"== {w.hostname}\n{w.log_tail()}" for w in self.workers)
+
+
+def worker_environment(database_url: str, broker_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test worker: the test database, the broker, fast redelivery."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "CELERY_BROKER_URL": broker_url,
+            # persistent connections (health-checked) as in a deployment: a new PostgreSQL
+            # connection per task would dominate the per-hop latency
+            "DATABASE_CONN_MAX_AGE": "600",
+            "SELINON_BROKER_TRANSPORT_OPTIONS": json.dumps(TEST_TRANSPORT_OPTIONS),
+            "SELINON_DJANGO_VAR_DIR": str(var_dir),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
+            "DJANGO_SETTINGS_MODULE": "demo_project.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+# --- the broker ------------------------------------------------------------------------------
+
+
+def _redis_port(broker_url: str) -> int:
+    port = urlsplit(broker_url).port
+    if port is None:
+        raise ServicesMissing(f"no port in {broker_url!r}")
+    return port
+
+
+def restart_redis(broker_url: str, *, keep_data: bool = True, down_for: Callable[[], Any] | None = None) -> None:
+    """Stop the Redis of scripts/services.sh and start it again on the same port.
+
+    ``keep_data`` saves the dataset on shutdown and loads it again (a Redis with persistence);
+    without it every queued message is gone, which the outbox sweeper must make up for.
+    ``down_for`` runs while the broker is down.
+    """
+    services_dir = os.environ.get("SERVICES_DIR")
+    if not services_dir:
+        raise ServicesMissing("SERVICES_DIR is not set: start the services with scripts/services.sh")
+    port = _redis_port(broker_url)
+    cli = ["redis-cli", "-p", str(port)]
+    subprocess.run([*cli, "shutdown", "save" if keep_data else "nosave"], check=False, capture_output=True)
+    wait_until(
+        lambda: subprocess.run([*cli, "ping"], capture_output=True).returncode != 0,
+        timeout=20, message="redis to stop",
+    )
+    if down_for is not None:
+        down_for()
+    subprocess.run(
+        [
+            "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--daemonize", "yes", "--pidfile", f"{services_dir}/redis.pid",
+            "--logfile", f"{services_dir}/redis.log", "--dir", services_dir,
+        ],
+        check=True,
+    )
+    wait_until(
+        lambda: subprocess.run([*cli, "ping"], capture_output=True).returncode == 0,
+        timeout=20, message="redis to start",
+    )
+
+
+def terminate_database_connections(cursor: Any) -> int:
+    """Drop every other connection to the current database (``pg_terminate_backend``)."""
+    cursor.execute(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    return int(cursor.fetchone()[0])
+
+
+def python() -> str:
+    return sys.executable
