@@ -1,17 +1,209 @@
-"""Django system checks for the ``SELINON_DJANGO`` setting and the environment it needs."""
+"""Django system checks for the ``SELINON_DJANGO`` setting and the environment it needs.
+
+Every mistake has a stable id so a deployment can silence one on purpose
+(``SILENCED_SYSTEM_CHECKS``) and documentation can point at it:
+
+- E001 the setting is not a dict
+- E002 unknown key (with the closest known key as a hint)
+- E003 a key has the wrong type
+- E004 an IMPORT_PREFIXES entry is not a non-empty string
+- E005 a MIGRATION_POLICY value is not ``pin`` or ``migrate`` (or its key is not a string)
+- E006 graphs are enabled but the ``dot`` program is missing
+- E007 MAX_NODE_ARGS_BYTES is not a positive number
+- E008 GRAPH_STYLE cannot be used as a graph style
+- W001 no Celery broker is configured (Celery would fall back to amqp://localhost)
+- W002 the configured NODES_DEFINITION file does not exist
+- W003 a configured FLOW_DEFINITIONS path does not exist
+"""
+
 from __future__ import annotations
 
+import difflib
+import os
+from collections.abc import Callable
+from dataclasses import fields
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core import checks
+
+from selinon_django.conf import SelinonSettings, raw_settings, selinon_settings
+
+_HINT = "See the SELINON_DJANGO section of the README."
+
+
+def _is_path(value: Any) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _is_path_list(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, (list, tuple)) and all(_is_path(v) for v in value))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+#: key -> (what it must be, test)
+_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "IMPORT_PREFIXES": ("a list of module prefixes", lambda v: isinstance(v, (list, tuple, str))),
+    "NODES_DEFINITION": ("a path or None", lambda v: v is None or _is_path(v)),
+    "FLOW_DEFINITIONS": ("a list of paths (or one ':'-separated string)", _is_path_list),
+    "GRAPHS_ENABLED": ("a boolean", lambda v: isinstance(v, bool)),
+    "DOT_PROGRAM": ("a program name or path, or None", lambda v: v is None or _is_path(v)),
+    "MAX_NODE_ARGS_BYTES": ("an integer", _is_int),
+    "MIGRATION_POLICY": ("a dict {flow name or '*': 'pin' or 'migrate'}", lambda v: isinstance(v, dict)),
+    "CELERY_APP": ("a dotted path or None", lambda v: v is None or isinstance(v, str)),
+    "STRICT_IMPORTS": ("a boolean", lambda v: isinstance(v, bool)),
+    "GRAPH_STYLE": (
+        "a style mapping, a path of a style YAML file, or None",
+        lambda v: v is None or isinstance(v, (dict, str)),
+    ),
+}
+
+MIGRATION_POLICIES = ("pin", "migrate")
+
+
+def _known_keys() -> list[str]:
+    return [f.name for f in fields(SelinonSettings)]
 
 
 @checks.register("selinon_django")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    from selinon_django.conf import raw_settings
-
-    errors: list[checks.CheckMessage] = []
+    """The SELINON_DJANGO dict itself: shape, keys and value types."""
     raw = raw_settings()
+    if raw is None:
+        return []
     if not isinstance(raw, dict):
-        errors.append(checks.Error("SELINON_DJANGO must be a dict.", id="selinon_django.E001"))
+        return [
+            checks.Error(
+                f"SELINON_DJANGO must be a dict, not {type(raw).__name__}.", hint=_HINT, id="selinon_django.E001"
+            )
+        ]
+    errors: list[checks.CheckMessage] = []
+    known = _known_keys()
+    for key, value in raw.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"Did you mean {close[0]!r}?" if close else f"Known keys: {', '.join(sorted(known))}."
+            errors.append(
+                checks.Error(f"SELINON_DJANGO has an unknown key {key!r}.", hint=hint, id="selinon_django.E002")
+            )
+            continue
+        expected = _TYPES.get(key)
+        if expected is not None and not expected[1](value):
+            errors.append(
+                checks.Error(
+                    f"SELINON_DJANGO[{key!r}] must be {expected[0]}, not {type(value).__name__}.",
+                    id="selinon_django.E003",
+                )
+            )
+            continue
+        errors.extend(_check_value(key, value))
     return errors
+
+
+def _check_value(key: str, value: Any) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    if key == "IMPORT_PREFIXES" and isinstance(value, (list, tuple)):
+        for index, prefix in enumerate(value):
+            if not isinstance(prefix, str) or not prefix.strip():
+                errors.append(
+                    checks.Error(
+                        f"SELINON_DJANGO['IMPORT_PREFIXES'][{index}] must be a non-empty string, not {prefix!r}.",
+                        hint="Use module prefixes such as 'myproject.tasks.'.",
+                        id="selinon_django.E004",
+                    )
+                )
+    elif key == "MIGRATION_POLICY":
+        for flow, policy in value.items():
+            if not isinstance(flow, str) or policy not in MIGRATION_POLICIES:
+                errors.append(
+                    checks.Error(
+                        f"SELINON_DJANGO['MIGRATION_POLICY'][{flow!r}] must be 'pin' or 'migrate', not {policy!r}.",
+                        hint="Keys are flow names or '*'.",
+                        id="selinon_django.E005",
+                    )
+                )
+    elif key == "MAX_NODE_ARGS_BYTES" and value <= 0:
+        errors.append(
+            checks.Error(
+                f"SELINON_DJANGO['MAX_NODE_ARGS_BYTES'] must be positive, not {value}.", id="selinon_django.E007"
+            )
+        )
+    elif key == "GRAPH_STYLE" and value is not None:
+        from selinon_django.graph.style import GraphStyleError, load_style, merge_style
+
+        try:
+            if isinstance(value, str):
+                load_style(value)
+            else:
+                merge_style(value)
+        except GraphStyleError as exc:
+            errors.append(checks.Error(f"SELINON_DJANGO['GRAPH_STYLE'] is not usable: {exc}", id="selinon_django.E008"))
+    return errors
+
+
+def _settings_are_valid() -> bool:
+    raw = raw_settings()
+    return raw is None or isinstance(raw, dict)
+
+
+@checks.register("selinon_django")
+def check_environment(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """What the settings point at: the broker, the ``dot`` program, the definition files."""
+    if not _settings_are_valid():
+        return []  # E001 already says what is wrong
+    messages: list[checks.CheckMessage] = []
+    raw = raw_settings() or {}
+    conf = selinon_settings()
+
+    broker = (
+        getattr(settings, "CELERY_BROKER_URL", None)
+        or getattr(settings, "BROKER_URL", None)
+        or os.environ.get("CELERY_BROKER_URL")
+    )
+    if not broker and not conf.CELERY_APP:
+        messages.append(
+            checks.Warning(
+                "No Celery broker is configured; Celery would try amqp://guest@localhost//.",
+                hint="Set CELERY_BROKER_URL (for example redis://localhost:6379/0, or filesystem:// for a demo).",
+                id="selinon_django.W001",
+            )
+        )
+
+    graphs_enabled = raw.get("GRAPHS_ENABLED", True)
+    dot_program = raw.get("DOT_PROGRAM")
+    if graphs_enabled is True and (dot_program is None or _is_path(dot_program)):
+        from selinon_django.graph.rendering import find_dot
+
+        if find_dot(os.fspath(dot_program) if dot_program is not None else None) is None:
+            wanted = os.fspath(dot_program) if dot_program is not None else "dot"
+            messages.append(
+                checks.Error(
+                    f"GRAPHS_ENABLED is on but the graphviz program {wanted!r} was not found.",
+                    hint="Install graphviz (apt-get install graphviz), set DOT_PROGRAM, or turn GRAPHS_ENABLED off.",
+                    id="selinon_django.E006",
+                )
+            )
+
+    nodes = raw.get("NODES_DEFINITION")
+    if nodes is not None and _is_path(nodes) and not Path(nodes).is_file():
+        messages.append(
+            checks.Warning(
+                f"SELINON_DJANGO['NODES_DEFINITION'] names {os.fspath(nodes)!r}, which is not a file.",
+                hint="selinon_load and selinon_inspect use it when no -n option is given.",
+                id="selinon_django.W002",
+            )
+        )
+    for path in conf.FLOW_DEFINITIONS if _is_path_list(raw.get("FLOW_DEFINITIONS", ())) else ():
+        if not Path(path).exists():
+            messages.append(
+                checks.Warning(
+                    f"SELINON_DJANGO['FLOW_DEFINITIONS'] names {os.fspath(path)!r}, which does not exist.",
+                    hint="selinon_load and selinon_inspect use it when no -f option is given.",
+                    id="selinon_django.W003",
+                )
+            )
+    return messages

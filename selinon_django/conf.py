@@ -33,6 +33,10 @@ class SelinonSettings:
     MIGRATION_POLICY: dict[str, str] = field(default_factory=lambda: {"*": "pin"})
     #: extra keyword arguments for the Celery app lookup; None uses celery.current_app
     CELERY_APP: str | None = None
+    #: refuse ``import:`` outside IMPORT_PREFIXES even for files loaded by a command
+    STRICT_IMPORTS: bool = False
+    #: graph style overrides (a mapping like a ``--style`` file, or the path of such a YAML file)
+    GRAPH_STYLE: dict[str, Any] | str | None = None
 
 
 _TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS"}

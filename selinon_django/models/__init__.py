@@ -1,1 +1,53 @@
-"""Database models: configuration revisions and runs."""
+"""Database models: configuration revisions (definitions) and runs."""
+
+from selinon_django.models.definitions import (
+    ConfigRevision,
+    ConfigSource,
+    EdgeDefinition,
+    FailureDefinition,
+    FlowDefinition,
+    StorageDefinition,
+    TaskDefinition,
+)
+from selinon_django.models.immutable import ImmutableRowError
+from selinon_django.models.outbox import OutboxMessage, ThrottleSlot
+from selinon_django.models.results import StoredResult
+from selinon_django.models.runs import (
+    FLOW_FINISHED_STATUSES,
+    FLOW_UNFINISHED_STATUSES,
+    NODE_FINISHED_STATUSES,
+    NODE_UNFINISHED_STATUSES,
+    FlowRun,
+    FlowRunStatus,
+    NodeKind,
+    NodeRun,
+    NodeRunStatus,
+    empty_state,
+)
+from selinon_django.models.tracing import TraceEventRecord
+
+__all__ = [
+    "FLOW_FINISHED_STATUSES",
+    "FLOW_UNFINISHED_STATUSES",
+    "NODE_FINISHED_STATUSES",
+    "NODE_UNFINISHED_STATUSES",
+    "ConfigRevision",
+    "ConfigSource",
+    "EdgeDefinition",
+    "FailureDefinition",
+    "FlowDefinition",
+    "FlowRun",
+    "FlowRunStatus",
+    "ImmutableRowError",
+    "NodeKind",
+    "NodeRun",
+    "NodeRunStatus",
+    "OutboxMessage",
+    "StorageDefinition",
+    "StoredResult",
+    "TaskDefinition",
+    "ThrottleSlot",
+    "TraceEventRecord",
+    "empty_state",
+]
+from selinon_django.models.results import StoredResult  # noqa: F401
