@@ -1,17 +1,24 @@
 """The configuration layer: Selinon YAML in, immutable :mod:`selinon_django.config.model` objects out.
 
 Pure Python (no Django, no Celery) so the engine and its tests can use it without a database.
+Loading never imports user code; :func:`check_imports` does, on demand.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
-
+from selinon_django.config.export import export_yaml
+from selinon_django.config.import_check import check_imports, disallowed_imports
+from selinon_django.config.imports import allowed_import
+from selinon_django.config.load import config_from_normalised, load_config, load_config_from_sources
 from selinon_django.config.model import SourceFile, SystemConfig
-from selinon_django.errors import ConfigIssue
+from selinon_django.config.normalise import content_hash, normalise
+from selinon_django.errors import ConfigIssue, ConfigurationError
 
 __all__ = [
+    "ConfigIssue",
+    "ConfigurationError",
+    "SourceFile",
+    "SystemConfig",
+    "allowed_import",
     "check_imports",
     "config_from_normalised",
     "content_hash",
@@ -21,37 +28,3 @@ __all__ = [
     "load_config_from_sources",
     "normalise",
 ]
-
-
-def load_config(
-    nodes: Sequence[str | Path], flows: Sequence[str | Path], *, environ: Mapping[str, str] | None = None
-) -> SystemConfig:
-    raise NotImplementedError
-
-
-def load_config_from_sources(sources: Sequence[SourceFile], *, environ: Mapping[str, str] | None = None) -> SystemConfig:
-    raise NotImplementedError
-
-
-def normalise(config: SystemConfig) -> dict[str, Any]:
-    raise NotImplementedError
-
-
-def content_hash(config: SystemConfig) -> str:
-    raise NotImplementedError
-
-
-def config_from_normalised(data: Mapping[str, Any], *, environ: Mapping[str, str] | None = None) -> SystemConfig:
-    raise NotImplementedError
-
-
-def export_yaml(config: SystemConfig) -> dict[str, str]:
-    raise NotImplementedError
-
-
-def check_imports(config: SystemConfig) -> list[ConfigIssue]:
-    raise NotImplementedError
-
-
-def disallowed_imports(config: SystemConfig, prefixes: Sequence[str]) -> list[ConfigIssue]:
-    raise NotImplementedError

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 #: ``propagate_*``, ``eager_failures``: ``True`` (every node), ``False`` (none) or a set of names.
-NodeSelector = Union[bool, frozenset[str]]
+NodeSelector = bool | frozenset[str]
 
 NodeKind = Literal["task", "flow"]
 
@@ -89,6 +89,8 @@ class Task:
     soft_time_limit: float | None = None
     rate_limit: str | None = None
     priority: int | None = None
+    #: a ``cache:`` for this task's results (the documentation's "Caching task results")
+    cache: CacheConfig | None = None
 
     @property
     def storage_name_for_results(self) -> str:
@@ -134,7 +136,7 @@ class Not:
     child: Condition
 
 
-Condition = Union[Predicate, And, Or, Not]
+Condition = Predicate | And | Or | Not
 
 ALWAYS_TRUE: Condition = Predicate(name="alwaysTrue")
 
