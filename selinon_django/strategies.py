@@ -35,7 +35,7 @@ still decides that a flow with nothing active can end (``None``).
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any, TypedDict
 
 __all__ = [
@@ -171,7 +171,7 @@ def constant(status: SamplingStatus, retry: float) -> float | None:
 
 
 #: The built-in strategies by their YAML names.
-STRATEGIES = {
+STRATEGIES: dict[str, Callable[..., float | None]] = {
     "biexponential_increase": biexponential_increase,
     "biexponential_decrease": biexponential_decrease,
     "biexponential_adapt": biexponential_adapt,

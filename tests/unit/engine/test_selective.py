@@ -41,7 +41,7 @@ def edges_of(plan: SelectivePlan, flow_name: str) -> dict[int, tuple[str, ...]]:
 
 
 # The documentation's "YAML configuration used in examples".
-DOCS = {
+DOCS: dict[str, list[EdgeSpec | Edge]] = {
     "selective_flow1": [((), ("Task1",)), (("Task1",), ("Task2", "Task3"))],
     "selective_flow2": [
         ((), ("Task4",)),
