@@ -70,7 +70,8 @@ flow-definitions:
 
 
 def load(flows: str) -> SystemConfig:
-    return load_config_from_sources([SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", flows)])
+    sources = [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", flows)]
+    return load_config_from_sources(sources)
 
 
 def test_chain_from_yaml_written_and_read_back_as_files() -> None:

@@ -52,7 +52,8 @@ flow-definitions:
 
 @pytest.fixture(scope="module")
 def config() -> SystemConfig:
-    return load_config_from_sources([SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)])
+    sources = [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)]
+    return load_config_from_sources(sources)
 
 
 def test_run_flow_selective_task2(config: SystemConfig) -> None:
