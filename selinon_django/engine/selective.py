@@ -172,10 +172,11 @@ def compute_selective(
     pending = [flow_name]
     while pending:
         name = pending.pop(0)
-        if name in included or not seeds[name]:
+        if name in included or not seeds.get(name):
             continue
         included.append(name)
-        pending.extend(node for node in seeds[name] if node in config.flows)
+        if follow_subflows:
+            pending.extend(node for node in seeds[name] if node in config.flows)
 
     reached = set().union(*(seeds[name] & targets for name in included)) if included else set()
     missing = [name for name in targets_in_order if name not in reached]

@@ -254,3 +254,13 @@ def test_run_subsequent_in_parent_continues_after_the_subflow_that_holds_the_tar
     assert top is not None and sub is not None
     assert dict(top.edges) == {0: ("sub",)} and top.subsequent_edges == {1}
     assert dict(sub.edges) == {0: ("Target",)} and sub.subsequent_edges == {1}
+
+
+def test_a_subflow_requested_as_a_target_runs_in_full() -> None:
+    config = make_config(DOCS)
+    plan = compute_selective(config, "selective_flow2", ["selective_flow1"])
+    assert set(plan.flows) == {"selective_flow2"}
+    assert edges_of(plan, "selective_flow2") == {0: ("Task4",), 1: ("selective_flow1",)}
+    # following sub-flows, a sub-flow that holds no target is still not planned (it runs in full)
+    plan = compute_selective(config, "selective_flow2", ["selective_flow1"], follow_subflows=True)
+    assert set(plan.flows) == {"selective_flow2"}
