@@ -138,3 +138,16 @@ def test_default_strategy_does_not_slow_down_a_chain_of_instant_tasks() -> None:
     assert waited == 10
     # the last task finished: nothing active, the flow ends
     assert strategy(status(previous, active=False), **default.args) is None
+
+
+def test_signatures_match_what_the_config_checker_allows() -> None:
+    """The loader checks YAML ``args`` against a table; it must agree with the functions."""
+    import inspect
+
+    from selinon_django.config.checks import STRATEGY_ARGUMENTS
+
+    assert set(STRATEGY_ARGUMENTS) == set(STRATEGIES)
+    for name, function in STRATEGIES.items():
+        parameters = list(inspect.signature(function).parameters)
+        assert parameters[0] == "status"
+        assert tuple(parameters[1:]) == STRATEGY_ARGUMENTS[name], name
