@@ -168,10 +168,11 @@ def test_store_and_retrieve_use_storage_task_name_and_trace() -> None:
 
 
 def test_read_only_and_missing_storage_store_nothing() -> None:
-    pool, recorder = traced_pool(make_config(tasks=[task("RO", storage_read_only=True), task("N", storage_name=None)]))
+    pool, _recorder = traced_pool(make_config(tasks=[task("RO", storage_read_only=True), task("N", storage_name=None)]))
     assert pool.store(None, "flow1", "RO", "i", 1) is None
     assert pool.store(None, "flow1", "N", "i", 1) is None
-    assert len(pool.get_connected_storage("Memory")) == 0
+    adapter = pool.get_connected_storage("Memory")
+    assert isinstance(adapter, InMemoryStorage) and len(adapter) == 0
     assert pool.get_storage_by_task_name("RO") is not None  # still readable through self.storage
 
 

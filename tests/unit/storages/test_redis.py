@@ -65,8 +65,11 @@ def test_redis_url_configuration_and_json_values(redis_port: int) -> None:
 
 def test_redis_connect_fails_early_on_a_closed_port() -> None:
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    adapter = RedisStorage(host="127.0.0.1", port=free_port(), socket_timeout=2)
+    # extra configuration keys go to redis.Redis as they are (here: no reconnect attempts)
+    adapter = RedisStorage(host="127.0.0.1", port=free_port(), socket_timeout=2, retry=Retry(NoBackoff(), 0))
     with pytest.raises(redis.ConnectionError):
         adapter.connect()
     assert not adapter.is_connected()

@@ -255,7 +255,7 @@ def test_validate_output_absolute_path_and_missing_file(tmp_path: Path) -> None:
     validate_output(task("T", output_schema=str(path)), [1], loader)
     with pytest.raises(OutputSchemaError):
         validate_output(task("T", output_schema=str(path)), {}, loader)
-    with pytest.raises(FileNotFoundError, match="output schema 'nope.json' not found"):
+    with pytest.raises(FileNotFoundError, match=r"output schema 'nope\.json' not found"):
         validate_output(task("T", output_schema="nope.json"), {}, SchemaLoader([tmp_path]))
 
 
