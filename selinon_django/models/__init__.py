@@ -50,4 +50,3 @@ __all__ = [
     "TraceEventRecord",
     "empty_state",
 ]
-from selinon_django.models.results import StoredResult  # noqa: F401
