@@ -1,7 +1,8 @@
 """Security checks that fail on purpose for suspicious packages, and their fallbacks.
 
 A name containing ``vulnerable`` fails SecurityScan with FatalTaskError (a known advisory will
-not go away on a retry); a look-alike of a popular name fails CheckTyposquatting. The
+not go away on a retry); a name with a look-alike of a popular name as one of its
+``-``-separated parts (``djang0``, ``djang0-vulnerable``) fails CheckTyposquatting. The
 ``security_audit`` flow recovers from both through its fallbacks.
 """
 from __future__ import annotations
@@ -25,8 +26,9 @@ class SecurityScan(PackageTask):
 class CheckTyposquatting(PackageTask):
     def run(self, node_args: Any) -> dict[str, Any]:
         name = self.package(node_args)["name"]
-        if name in catalog.LOOKALIKES:
-            raise ValueError(f"{name!r} looks like a typosquat of a popular package")
+        for lookalike in sorted(catalog.LOOKALIKES):
+            if lookalike in name.split("-"):
+                raise ValueError(f"{name!r} looks like a typosquat of a popular package ({lookalike})")
         return {"lookalike": False}
 
 
