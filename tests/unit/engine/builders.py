@@ -3,6 +3,7 @@
 Keeps engine tests independent of the config layer's parser: a flow is written as the dict its
 YAML would load to, every node named in a flow that is not a flow becomes a task.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
