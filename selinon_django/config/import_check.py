@@ -66,23 +66,23 @@ def import_sites(config: SystemConfig) -> Iterator[ImportSite]:
 
 
 def _predicate_issues(config: SystemConfig) -> list[ConfigIssue]:
-    """Predicate names and arguments against the (importable) predicates module."""
+    """Predicate names and arguments against their (importable) module; left-out conditions skipped."""
     issues: list[ConfigIssue] = []
-    module_name = config.global_config.predicates_module
-    try:
-        module = importlib.import_module(module_name)
-    except Exception:
-        return issues  # reported with the other imports
     for flow_name in sorted(config.flows):
         flow = config.flows[flow_name]
-        conditions = [(f"edges[{e.index}]", e.condition) for e in flow.edges]
-        conditions += [(f"failures[{i}]", f.condition) for i, f in enumerate(flow.failures)]
+        conditions = [(f"edges[{e.index}]", e.condition) for e in flow.edges if not e.condition_default]
+        conditions += [(f"failures[{i}]", f.condition) for i, f in enumerate(flow.failures) if not f.condition_default]
         for prefix, condition in conditions:
             for predicate, path in condition_leaves(condition):
                 where = f"flow-definitions.{flow_name}.{prefix}.{path}"
+                try:
+                    module = importlib.import_module(predicate.module)
+                except Exception:
+                    continue  # reported once as the predicates module import
                 function = getattr(module, predicate.name, None)
                 if not callable(function):
-                    issues.append(ConfigIssue("", where, f"predicate '{predicate.name}' not found in '{module_name}'"))
+                    message = f"predicate '{predicate.name}' not found in '{predicate.module}'"
+                    issues.append(ConfigIssue("", where, message))
                     continue
                 try:
                     signature = predicate_signature(function)

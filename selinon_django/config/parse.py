@@ -308,7 +308,8 @@ class _Parser:
     def condition(self, raw: Mapping[str, Any] | None) -> tuple[Condition, bool]:
         """(condition, whether it was left out)."""
         if raw is None:
-            return Predicate(name="alwaysTrue", module=self.out.global_config.predicates_module), True
+            # the built-in module even when a custom one is configured: it need not define alwaysTrue
+            return Predicate(name="alwaysTrue", module=DEFAULT_PREDICATES_MODULE), True
         return self.condition_tree(raw), False
 
     def condition_tree(self, raw: Mapping[str, Any]) -> Condition:
