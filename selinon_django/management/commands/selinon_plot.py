@@ -80,7 +80,7 @@ class Command(BaseCommand):
         if unknown:
             raise CommandError(
                 f"unknown flow {', '.join(repr(n) for n in unknown)} in {origin} "
-                f"(flows: {', '.join(config.flows) or 'none'})"
+                f"(flows: {', '.join(sorted(config.flows)) or 'none'})"
             )
         # Render everything before writing anything: a failure leaves no partial set of files.
         rendered: dict[Path, bytes] = {}

@@ -70,7 +70,7 @@ def test_nothing_loaded(tmp_path: Path) -> None:
 def test_existing_files_need_force(tmp_path: Path) -> None:
     load_revision(fixture_config())
     (tmp_path / "flows.yaml").write_text("mine")
-    with pytest.raises(CommandError, match="flows.yaml: already exists"):
+    with pytest.raises(CommandError, match=r"flows\.yaml: already exists"):
         export("-o", str(tmp_path))
     assert (tmp_path / "flows.yaml").read_text() == "mine"
     assert not (tmp_path / "nodes.yaml").exists()

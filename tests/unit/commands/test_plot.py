@@ -102,7 +102,7 @@ def test_unknown_flow(tmp_path: Path) -> None:
         "main",
         "--flow",
         "nope",
-        match=r"unknown flow 'nope' in files .*\(flows: main, items\)",
+        match=r"unknown flow 'nope' in files .*\(flows: items, main\)",
     )
 
 
