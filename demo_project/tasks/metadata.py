@@ -10,10 +10,15 @@ from selinon_django.errors import FatalTaskError
 
 
 class ResolvePackage(PackageTask):
-    """Normalise what the caller asked for; with ``node_args_from_first`` it becomes the flow's node_args."""
+    """Normalise what the caller asked for; with ``node_args_from_first`` it becomes the flow's node_args.
 
-    def run(self, node_args: Any) -> dict[str, str]:
-        return self.package(node_args)
+    Options other than the coordinates (``offline``, ``verification_quorum``...) are kept, so
+    they still reach the rest of the flow after the node_args are replaced.
+    """
+
+    def run(self, node_args: Any) -> dict[str, Any]:
+        options = dict(node_args) if isinstance(node_args, Mapping) else {}
+        return {**options, **self.package(node_args)}
 
 
 class ValidateBatch(PackageTask):
