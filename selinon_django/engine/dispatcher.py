@@ -184,6 +184,7 @@ class _Step:
                 # Eager failure: stop scheduling at once. Nodes that finished are recorded (the
                 # state stays true, Do better 1) but their edges are not followed.
                 for node in finished_now:
+                    self.newly_finished.append(node)
                     self.finished.setdefault(node.name, []).append(node.id)
                 self.trace(
                     Trace.EAGER_FAILURE,

@@ -197,6 +197,13 @@ class FlowRunRecord:
         """The instances of ``name`` this run started, in start order."""
         return [node for node in self.nodes if node.name == name]
 
+    def subrun(self, name: str, index: int = 0) -> FlowRunRecord:
+        """The run of the ``index``-th instance of sub-flow ``name`` started by this run."""
+        run = self.named(name)[index].run
+        if run is None:
+            raise LookupError(f"{name!r} #{index} is not a sub-flow run")
+        return run
+
     def counts(self) -> dict[str, int]:
         """How many instances of each node name this run started."""
         result: dict[str, int] = {}

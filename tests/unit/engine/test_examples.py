@@ -41,7 +41,7 @@ def simulate(example: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 @pytest.mark.parametrize("example", ["docs_flow1", "fallback_in_subflow", "foreach_subflows"])
 def test_example_matches_the_reference_report(example: str) -> None:
-    from compare_reports import canon  # type: ignore[import-not-found]  # ../shared/examples, see tests/conftest.py
+    from compare_reports import canon  # ../shared/examples, see tests/conftest.py
 
     ours, expected = simulate(example)
     assert canon(ours) == canon(expected)

@@ -79,7 +79,7 @@ def test_fallback_for_several_nodes_waits_for_both_failures() -> None:
 
 
 def test_greedy_choice_prefers_the_entry_covering_most_failed_nodes() -> None:
-    failures = [
+    failures: list[dict[str, Any]] = [
         {"nodes": "A", "fallback": "FA"},
         {"nodes": ["A", "B"], "fallback": "FAB"},
         {"nodes": "B", "fallback": "FB"},

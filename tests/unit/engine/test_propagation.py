@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from selinon_django.engine import FailFlow, FinishFlow, Reschedule, StartFlow, StartTask, Trace
+from selinon_django.engine import FailFlow, FinishFlow, Reschedule, ReuseTask, StartFlow, StartTask, Trace
 from selinon_django.engine.testing import FakePorts, Simulator
 
 from .builders import system
@@ -35,12 +35,12 @@ def subflow_config(**outer: Any) -> Any:
 def test_subflows_get_node_args_only_when_propagated() -> None:
     run = Simulator(subflow_config()).run("outer", {"k": 1})
     assert run.named("sub")[0].node_args is None
-    assert run.named("sub")[0].run.named("S1")[0].node_args is None  # tasks see the sub-flow's args
+    assert run.subrun("sub").named("S1")[0].node_args is None  # tasks see the sub-flow's args
     assert run.named("Start")[0].node_args == {"k": 1}
 
     run = Simulator(subflow_config(propagate_node_args=True)).run("outer", {"k": 1})
     assert run.named("sub")[0].node_args == {"k": 1} and run.named("other")[0].node_args == {"k": 1}
-    assert run.named("sub")[0].run.named("S1")[0].node_args == {"k": 1}
+    assert run.subrun("sub").named("S1")[0].node_args == {"k": 1}
 
     run = Simulator(subflow_config(propagate_node_args=["other"])).run("outer", {"k": 1})
     assert run.named("sub")[0].node_args is None and run.named("other")[0].node_args == {"k": 1}
@@ -87,6 +87,30 @@ def test_without_node_args_from_first_node_args_stay() -> None:
     assert run.named("B")[0].node_args == {"n": 0}
 
 
+def test_recursive_flow_with_node_args_from_first() -> None:
+    config = system(
+        {
+            "f": {
+                "node_args_from_first": True,
+                "propagate_node_args": True,
+                "edges": [
+                    {"from": None, "to": "A"},
+                    {"from": "A", "to": "f", "condition": {"name": "fieldLess", "args": {"key": "depth", "value": 3}}},
+                ],
+            }
+        }
+    )
+    run = Simulator(config, tasks({"A": lambda call: {"depth": (call.node_args or {}).get("depth", 0) + 1}})).run("f")
+    depths = []
+    current: Any = run
+    while current is not None:
+        depths.append(current.node_args)
+        subs = current.named("f")
+        current = current.subrun("f") if subs else None
+    assert depths == [{"depth": 1}, {"depth": 2}, {"depth": 3}]
+    assert run.status == "succeeded"
+
+
 # -- parent -----------------------------------------------------------------------------------
 
 
@@ -101,9 +125,9 @@ def test_subflow_parent_only_when_propagate_parent_covers_it() -> None:
     assert sub.parent == {"Start": start.id}
     assert run.named("other")[0].parent is None
     # the sub-flow's starting tasks receive the propagated parent
-    assert sub.run.named("S1")[0].parent == {"Start": start.id}
+    assert run.subrun("sub").named("S1")[0].parent == {"Start": start.id}
     # ... and a sub-sub-flow gets it only if the sub-flow propagates it
-    assert sub.run.named("deep")[0].parent is None
+    assert run.subrun("sub").named("deep")[0].parent is None
 
 
 def test_tasks_after_a_subflow_get_no_entry_for_it_by_default() -> None:
@@ -113,17 +137,17 @@ def test_tasks_after_a_subflow_get_no_entry_for_it_by_default() -> None:
 
 def test_propagate_finished_nests_subflow_results() -> None:
     run = Simulator(subflow_config(propagate_finished=True)).run("outer")
-    sub = run.named("sub")[0].run
+    sub = run.subrun("sub")
     s1 = sub.named("S1")[0].id
-    s2 = [n.id for n in sub.named("deep")[0].run.named("S2")]
+    s2 = [n.id for n in sub.subrun("deep").named("S2")]
     assert run.named("After")[0].parent == {"sub": {"S1": [s1], "deep": {"S2": s2}}}
 
 
 def test_propagate_compound_finished_flattens_subflow_results() -> None:
     run = Simulator(subflow_config(propagate_compound_finished=["sub"])).run("outer")
-    sub = run.named("sub")[0].run
+    sub = run.subrun("sub")
     s1 = sub.named("S1")[0].id
-    s2 = [n.id for n in sub.named("deep")[0].run.named("S2")]
+    s2 = [n.id for n in sub.subrun("deep").named("S2")]
     assert run.named("After")[0].parent == {"sub": {"S1": [s1], "S2": s2}}
 
 
@@ -139,8 +163,8 @@ def test_propagate_finished_merges_several_runs_of_a_nested_subflow() -> None:
         }
     )
     run = Simulator(config).run("outer")
-    deeps = run.named("sub")[0].run.named("deep")
-    s_ids = [d.run.named("S")[0].id for d in deeps]
+    deeps = run.subrun("sub").named("deep")
+    s_ids = [run.subrun("sub").subrun("deep", i).named("S")[0].id for i in range(len(deeps))]
     assert run.named("After")[0].parent == {"sub": {"deep": {"S": s_ids}}}
 
 
@@ -157,7 +181,7 @@ def test_subflow_parent_carries_propagated_finished_nodes() -> None:
         }
     )
     run = Simulator(config).run("outer")
-    s = run.named("sub")[0].run.named("S")[0].id
+    s = run.subrun("sub").named("S")[0].id
     assert run.named("next")[0].parent == {"sub": {"S": [s]}}
 
 
@@ -169,7 +193,7 @@ def test_nowait_nodes_are_started_but_not_tracked() -> None:
     driver = Driver(config, "f")
     first = driver.step()
     n = next(s for s in first.starts if s.name == "N")
-    assert n.nowait
+    assert isinstance(n, StartTask) and n.nowait
     assert [node.name for node in first.state.active_nodes] == ["A"]
     assert [node.name for node in first.new_started_nodes] == ["A"]
     driver.ports.fail(n.id)  # ignored
@@ -226,7 +250,7 @@ def test_foreach_with_propagate_result_gives_each_subflow_its_item() -> None:
     run = Simulator(foreach_config("one", True), ports=foreach_ports([1, 2, 3])).run("batch", {})
     subs = run.named("one")
     assert [s.node_args for s in subs] == [1, 2, 3]
-    assert [s.run.named("Item")[0].node_args for s in subs] == [1, 2, 3]
+    assert [run.subrun("one", i).named("Item")[0].node_args for i in range(3)] == [1, 2, 3]
     assert all(s.parent is None for s in subs)
     assert [d.parent for d in run.named("Done")] == [{}, {}, {}]
 
@@ -281,7 +305,12 @@ def test_throttled_starts_carry_the_countdown_from_the_ports() -> None:
     countdowns = iter([None, 10.0, 30.0])
     ports = FakePorts(throttle=lambda kind, name, interval: next(countdowns))
     result = Driver(config, "f", ports=ports).step()
-    assert [(s.name, s.countdown) for s in result.starts] == [("T", None), ("T", 10.0), ("U", None), ("sub", 30.0)]
+    assert [(s.name, s.countdown) for s in result.starts if not isinstance(s, ReuseTask)] == [
+        ("T", None),
+        ("T", 10.0),
+        ("U", None),
+        ("sub", 30.0),
+    ]
     assert ports.throttle_calls == [("task", "T", 10), ("task", "T", 10), ("flow", "sub", 30)]
 
 
