@@ -33,6 +33,24 @@ class SelinonSettings:
     MIGRATION_POLICY: dict[str, str] = field(default_factory=lambda: {"*": "pin"})
     #: extra keyword arguments for the Celery app lookup; None uses celery.current_app
     CELERY_APP: str | None = None
+    # --- the Celery runtime (selinon_django.runtime) ---
+    #: a finishing task runs its flow's next dispatcher step itself (no dispatcher message) when
+    #: the flow has at most INLINE_STEP_MAX_ACTIVE active nodes; False: every step runs on the
+    #: dispatcher queue (dispatcher workers apart from task workers)
+    INLINE_STEPS: bool = True
+    INLINE_STEP_MAX_ACTIVE: int = 50
+    #: write trace events as TraceEventRecord rows
+    TRACE_DATABASE: bool = True
+    #: seconds between two sweeps (lost messages, due safety-net wake-ups) in each worker; 0: off
+    SWEEP_INTERVAL: float = 2.0
+    #: an unpublished outbox row / an unanswered wake-up older than this many seconds is resent
+    SWEEP_GRACE: float = 5.0
+    #: a node still "sent" after this many seconds is assumed lost by the broker and resent
+    LOST_TASK_AFTER: float = 300.0
+    #: a task whose worker died is run again at least this many times (more if max_retry allows)
+    LOST_TASK_RETRIES: int = 1
+    #: wake-ups due within this many seconds go as countdown messages; later ones via the sweeper
+    COUNTDOWN_MESSAGE_LIMIT: float = 5.0
     #: refuse ``import:`` outside IMPORT_PREFIXES even for files loaded by a command
     STRICT_IMPORTS: bool = False
     #: graph style overrides (a mapping like a ``--style`` file, or the path of such a YAML file)

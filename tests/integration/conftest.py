@@ -26,8 +26,8 @@ from tests.integration.workers import (
 )
 
 #: the queues of the test configurations (tests/integration/flows/nodes.yaml) and of the demo
-DISPATCHER_QUEUES = ("selinon_dispatcher",)
-TASK_QUEUES = ("selinon_tasks", "celery")
+DISPATCHER_QUEUES = ("selinon_dispatcher", "demo_dispatcher")
+TASK_QUEUES = ("selinon_tasks", "demo_tasks", "demo_security", "demo_io", "celery")
 FLOWS_DIR = Path(__file__).resolve().parent / "flows"
 
 
@@ -98,10 +98,12 @@ def live_workers(workers: WorkerPool) -> Iterator[WorkerPool]:
 @pytest.fixture()
 def load_flows(transactional_db: None) -> Any:
     """``load_flows(nodes_yaml, flows_dir_or_files)`` loads a configuration revision and returns it."""
-    from selinon_django.revisions import load_files  # type: ignore[attr-defined]
+    from selinon_django.config import load_config
+    from selinon_django.revisions import load_revision
 
     def load(nodes: Path | str = FLOWS_DIR / "nodes.yaml", flows: Path | str | list[Path] = FLOWS_DIR / "flows") -> Any:
         flow_paths = flows if isinstance(flows, list) else [Path(flows)]
-        return load_files(Path(nodes), [Path(p) for p in flow_paths])
+        revision, _ = load_revision(load_config([Path(nodes)], [Path(p) for p in flow_paths]))
+        return revision
 
     return load

@@ -1,0 +1,168 @@
+"""The Python API: start, select, cancel and retry flow runs (Selinon's names where they exist).
+
+``run_flow`` and ``run_flow_selective`` return the run id, which is also the id under which the
+flow's outcome lands in Celery's result backend: ``AsyncResult(run_id).get()`` returns when the
+flow ends, as with Selinon.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from selinon_django.engine.selective import compute_selective
+from selinon_django.errors import SelinonDjangoError, UnknownFlowError
+from selinon_django.models.definitions import ConfigRevision
+from selinon_django.models.runs import (
+    FLOW_FINISHED_STATUSES,
+    NODE_FINISHED_STATUSES,
+    FlowRun,
+    FlowRunStatus,
+    NodeRun,
+    NodeRunStatus,
+)
+from selinon_django.runtime import outbox
+from selinon_django.runtime.celery_app import get_celery_app
+from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
+from selinon_django.runtime.results import store_flow_outcome
+from selinon_django.runtime.wakeups import PENDING
+
+__all__ = ["RunStateError", "cancel_flow", "retry_flow", "run_flow", "run_flow_selective"]
+
+
+class RunStateError(SelinonDjangoError):
+    """The run cannot do what was asked in its current status (cancel a finished run, ...)."""
+
+
+def _current_revision() -> ConfigRevision:
+    revision = ConfigRevision.objects.current()
+    if revision is None:
+        raise UnknownFlowError("no configuration is loaded (run manage.py selinon_load first)")
+    return revision
+
+
+def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, created_by: Any,
+           revision: ConfigRevision | None = None) -> str:
+    revision = revision or _current_revision()
+    config = revision.system_config()
+    if flow_name not in config.flows:
+        raise UnknownFlowError(f"flow {flow_name!r} is not defined in configuration revision {revision.number}")
+    run_id = str(uuid.uuid4())
+    with transaction.atomic():
+        FlowRun.objects.create(
+            id=run_id, flow_name=flow_name, revision=revision, node_args=node_args, selective=selective,
+            status=FlowRunStatus.PENDING, created_by=created_by, next_wakeup_at=PENDING,
+            created_at=timezone.now(),
+        )
+        config_for(revision.pk)  # warm the cache with the row we already have
+        outbox.enqueue(
+            DISPATCHER_TASK,
+            dispatcher_kwargs(
+                run_id, flow_name, reason="start",
+                full={"node_args": node_args, "parent": None, "selective": selective or False, "retried_count": 0,
+                      "retry": None, "migration_version": 0, "state": None},
+            ),
+            queue=config.dispatcher_queue(flow_name),
+        )
+        outbox.flush()
+    return run_id
+
+
+def run_flow(flow_name: str, node_args: Any = None, *, created_by: Any = None) -> str:
+    """Start ``flow_name`` on the current configuration revision; returns the run id.
+
+    Raises :class:`~selinon_django.errors.UnknownFlowError` for a flow the revision lacks.
+    """
+    return _start(flow_name, node_args, selective=None, created_by=created_by)
+
+
+def run_flow_selective(
+    flow_name: str,
+    task_names: Iterable[str],
+    node_args: Any = None,
+    follow_subflows: bool = False,
+    run_subsequent: bool = False,
+    *,
+    created_by: Any = None,
+) -> str:
+    """Run only the part of ``flow_name`` leading to ``task_names`` (Selinon's signature).
+
+    Raises :class:`~selinon_django.errors.SelectiveNoPathError` when no path reaches a task.
+    """
+    revision = _current_revision()
+    config = revision.system_config()
+    if flow_name not in config.flows:
+        raise UnknownFlowError(f"flow {flow_name!r} is not defined in configuration revision {revision.number}")
+    plan = compute_selective(
+        config, flow_name, list(task_names), follow_subflows=follow_subflows, run_subsequent=run_subsequent
+    )
+    return _start(flow_name, node_args, selective=plan.to_dict(), created_by=created_by, revision=revision)
+
+
+def _tree(run_id: str) -> list[str]:
+    """The run and all its sub-flow runs (any depth)."""
+    ids = [run_id]
+    frontier = [run_id]
+    while frontier:
+        frontier = list(FlowRun.objects.filter(parent_run_id__in=frontier).values_list("id", flat=True))
+        ids.extend(frontier)
+    return ids
+
+
+def cancel_flow(run_id: str) -> int:
+    """Revoke a run, its sub-flows and their running tasks; returns how many node runs were revoked.
+
+    Rows are marked ``revoked`` first (a dispatcher or envelope that sees the mark does nothing),
+    then Celery revokes the task ids, terminating the ones running. A finished run is refused.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        run = FlowRun.objects.locked().filter(pk=run_id).first()
+        if run is None:
+            raise RunStateError(f"no flow run {run_id}")
+        if run.status in FLOW_FINISHED_STATUSES:
+            raise RunStateError(f"flow run {run_id} already {run.status}")
+        ids = _tree(run_id)
+        runs = list(FlowRun.objects.filter(pk__in=ids).exclude(status__in=FLOW_FINISHED_STATUSES).locked())
+        run_ids = [r.pk for r in runs]
+        nodes = NodeRun.objects.filter(flow_run_id__in=run_ids).exclude(status__in=NODE_FINISHED_STATUSES)
+        task_ids = list(nodes.filter(kind=NodeRun.Kind.TASK).values_list("id", flat=True))
+        revoked = nodes.update(status=NodeRunStatus.REVOKED, finished_at=now, updated_at=now)
+        FlowRun.objects.filter(pk__in=run_ids).update(
+            status=FlowRunStatus.REVOKED, finished_at=now, next_wakeup_at=None, updated_at=now,
+            error="cancelled",
+        )
+        # the parent of a cancelled sub-flow sees its node as failed-by-revocation
+        if run.parent_run_id:
+            NodeRun.objects.filter(pk=run.parent_node_id or run.pk).update(status=NodeRunStatus.REVOKED, finished_at=now)
+            from selinon_django.runtime.wakeups import wake
+
+            wake(run.parent_run_id, reason="sub-flow cancelled")
+        outbox.flush()
+
+        def after_commit() -> None:
+            if task_ids:
+                get_celery_app().control.revoke(task_ids, terminate=True)
+            for rid in run_ids:
+                store_flow_outcome(rid, "revoked", None, "cancelled")
+
+        transaction.on_commit(after_commit)
+    return revoked
+
+
+def retry_flow(run_id: str) -> str:
+    """Re-run a failed run from its failed nodes, keeping what succeeded; returns the run id.
+
+    The same run row goes on: every failed node instance (failed task, or failed sub-flow run,
+    itself retried recursively when it failed because of its own nodes) is removed from
+    ``failed_nodes`` and started again as a new node run with the same name, parent and
+    node_args; the flow is running again and follows its edges from there. Only a failed
+    top-level run can be retried.
+    """
+    from selinon_django.runtime.retrying import retry_failed_run
+
+    return retry_failed_run(run_id)

@@ -1,0 +1,80 @@
+"""The runtime's two Celery tasks, registered under stable names.
+
+Both acknowledge late and are requeued when their worker process is lost: the database, not
+the broker, decides whether a delivery is new work or a duplicate. A database error (the
+connection dropped, the server restarting) rejects the message back to the queue after a short
+pause instead of acknowledging it: the work is done by a later delivery, never lost.
+
+Import this module in the worker (``app.autodiscover_tasks(["selinon_django.runtime"],
+related_name="celery_tasks")`` or ``-I selinon_django.runtime.celery_tasks``).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from celery import shared_task
+from celery.exceptions import Reject
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
+
+from selinon_django.runtime import dispatcher, envelope, outbox, tracing
+from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK
+
+logger = logging.getLogger(__name__)
+
+#: pause before a message is handed back after a database error (avoids a hot loop)
+DATABASE_ERROR_PAUSE = 0.5
+
+tracing.install()
+
+
+def _requeue_after_database_error(exc: BaseException) -> None:
+    logger.warning("database error (%s); the message goes back to the queue", exc)
+    outbox.discard()
+    tracing.discard()
+    try:
+        connection.close()
+    except Exception:
+        logger.debug("closing the broken connection failed", exc_info=True)
+    time.sleep(DATABASE_ERROR_PAUSE)
+    raise Reject(str(exc), requeue=True) from exc
+
+
+@shared_task(name=DISPATCHER_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def dispatcher_task(self: Any, run_id: str, state_version: int | None = None, reason: str = "wakeup",
+                    **selinon_keys: Any) -> None:
+    """One dispatcher step of a flow run (Selinon's ``Dispatcher`` task)."""
+    close_old_connections()
+    try:
+        dispatcher.handle_message(run_id, state_version=state_version, reason=reason)
+    except (OperationalError, InterfaceError) as exc:
+        _requeue_after_database_error(exc)
+    except DatabaseError as exc:
+        if connection.needs_rollback or not connection.is_usable():
+            _requeue_after_database_error(exc)
+        raise
+
+
+@shared_task(name=NODE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def node_task(self: Any, **kwargs: Any) -> str:
+    """One attempt of a node (Selinon's ``SelinonTaskEnvelope``); the task id is the node id."""
+    close_old_connections()
+    try:
+        result = envelope.handle_message(self.request.id, kwargs, hostname=self.request.hostname or "")
+    except (OperationalError, InterfaceError) as exc:
+        _requeue_after_database_error(exc)
+        raise  # unreachable
+    return result.action
+
+
+def _connect_worker_signals() -> None:
+    from celery.signals import worker_ready, worker_shutting_down
+
+    from selinon_django.runtime import sweeper
+
+    worker_ready.connect(sweeper.start_in_worker, weak=False)
+    worker_shutting_down.connect(sweeper.stop_in_worker, weak=False)
+
+
+_connect_worker_signals()

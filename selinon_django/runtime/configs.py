@@ -1,0 +1,27 @@
+"""The configuration a run is pinned to, rebuilt once per process per revision."""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from selinon_django.config.model import SystemConfig
+from selinon_django.models.definitions import ConfigRevision
+
+_cache: OrderedDict[int, SystemConfig] = OrderedDict()
+_lock = threading.Lock()
+_SIZE = 16
+
+
+def config_for(revision_id: int) -> SystemConfig:
+    """The :class:`SystemConfig` of revision ``revision_id`` (revisions never change)."""
+    with _lock:
+        config = _cache.get(revision_id)
+        if config is not None:
+            _cache.move_to_end(revision_id)
+            return config
+    config = ConfigRevision.objects.get(pk=revision_id).system_config()
+    with _lock:
+        _cache[revision_id] = config
+        while len(_cache) > _SIZE:
+            _cache.popitem(last=False)
+    return config

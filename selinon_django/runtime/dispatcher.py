@@ -1,0 +1,235 @@
+"""One dispatcher step of a flow run, in one transaction, with every decision recorded.
+
+:func:`handle_message` serves a dispatcher message: it locks the flow-run row, and unless the
+run is finished or the message is a stale duplicate, runs :func:`step_locked`. That function
+(also called inline by :mod:`.wakeups`) runs the pure engine step with
+:class:`~selinon_django.runtime.ports.DatabasePorts` and applies its actions:
+
+- node-run rows for started tasks and sub-flows (a sub-flow also gets its flow-run row), with
+  ``bulk_create``, and their messages in the outbox;
+- the new state, ``state_version + 1``, the sampling safety net in ``next_wakeup_at``;
+- on the end of the run: status, result, the parent's node-run row and a wake-up of the parent,
+  and the outcome in Celery's result backend under the run id (``AsyncResult(id).get()``).
+
+The caller commits; the outbox publishes after the commit.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from selinon_django.conf import selinon_settings
+from selinon_django.engine.actions import FailFlow, FinishFlow, Reschedule, RetryFlow, ReuseTask, StartFlow, StartTask
+from selinon_django.engine.dispatcher import StepResult, step
+from selinon_django.engine.state import FlowState
+from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
+from selinon_django.runtime import outbox, tracing
+from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
+from selinon_django.runtime.ports import DatabasePorts
+from selinon_django.runtime.results import store_flow_outcome
+from selinon_django.runtime.wakeups import PENDING, schedule
+from selinon_django.storages.pool import StoragePool
+from selinon_django.trace.events import Trace
+
+logger = logging.getLogger(__name__)
+
+#: extra keys kept in the row's state next to Selinon's five
+RETRY_KEY = "retry"
+NODE_ARGS_KEY = "node_args"
+
+
+def handle_message(run_id: str, *, state_version: int | None = None, reason: str = "wakeup") -> None:
+    """Serve one dispatcher message (the Celery task calls this)."""
+    with transaction.atomic():
+        run = FlowRun.objects.locked().filter(pk=run_id).first()
+        if run is None:
+            logger.info("dispatcher message for unknown run %s ignored", run_id)
+            return
+        if run.is_finished:
+            return
+        if (
+            state_version is not None
+            and run.state_version > state_version
+            and run.next_wakeup_at != PENDING
+            and run.status != FlowRunStatus.PENDING
+        ):
+            # A step newer than this message already ran and nothing asked for another one.
+            return
+        step_locked(run)
+
+
+def step_locked(run: FlowRun) -> StepResult:
+    """Run one step of a run whose row the current transaction holds locked."""
+    config = config_for(run.revision_id)
+    pool = StoragePool.for_config(config)
+    settings = selinon_settings()
+    raw_state = run.state or {}
+    first = run.status in (FlowRunStatus.PENDING, FlowRunStatus.RETRYING)
+    state = FlowState.from_dict(raw_state)
+    node_args = raw_state.get(NODE_ARGS_KEY, run.node_args) if NODE_ARGS_KEY in raw_state else run.node_args
+    ports = DatabasePorts(config, pool, run, state.active_nodes)
+    with tracing.collecting(run.pk, enabled=settings.TRACE_DATABASE) as owns_traces:
+        try:
+            result = step(
+                config,
+                run.flow_name,
+                None if first else state,
+                node_args=node_args,
+                parent=run.parent,
+                ports=ports,
+                selective=run.selective,
+                retried_count=run.retried_count,
+                previous_retry=raw_state.get(RETRY_KEY),
+                dispatcher_id=run.pk,
+            )
+        except Exception:
+            if owns_traces:
+                tracing.discard()
+            logger.exception("dispatcher step of %s %s raised", run.flow_name, run.pk)
+            raise
+        for event in result.traces:
+            pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
+        _apply(run, result, node_args_before=node_args)
+        if owns_traces:
+            tracing.flush()
+    outbox.flush()
+    return result
+
+
+def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any) -> None:
+    config = config_for(run.revision_id)
+    now = timezone.now()
+    node_rows: list[NodeRun] = []
+    child_runs: list[FlowRun] = []
+    root_id = run.root_run_id or run.pk
+    for start in result.starts:
+        if isinstance(start, ReuseTask):
+            continue  # an earlier task's row already holds that result
+        task_options: dict[str, Any] = {}
+        if isinstance(start, StartTask):
+            task = config.tasks[start.name]
+            node_rows.append(
+                NodeRun(
+                    id=start.id, flow_run_id=run.pk, name=start.name, kind=NodeRun.Kind.TASK,
+                    status=NodeRunStatus.SENT, parent=_plain(start.parent), node_args=start.node_args,
+                    is_fallback=start.fallback, is_nowait=start.nowait, countdown=start.countdown,
+                    created_at=now, sent_at=now,
+                )
+            )
+            task_options = {
+                "task_id": start.id,
+                "queue": config.task_queue(start.name),
+                "countdown": start.countdown,
+                "time_limit": task.time_limit,
+                "soft_time_limit": task.soft_time_limit,
+                "priority": task.priority,
+            }
+            outbox.enqueue(
+                NODE_TASK,
+                task_kwargs(
+                    flow_name=run.flow_name, task_name=start.name, parent=_plain(start.parent),
+                    node_args=start.node_args, dispatcher_id=run.pk, revision_id=run.revision_id,
+                ),
+                **task_options,
+            )
+        elif isinstance(start, StartFlow):
+            node_rows.append(
+                NodeRun(
+                    id=start.id, flow_run_id=run.pk, name=start.name, kind=NodeRun.Kind.FLOW,
+                    status=NodeRunStatus.SENT, parent=_plain(start.parent), node_args=start.node_args,
+                    is_fallback=start.fallback, is_nowait=start.nowait, countdown=start.countdown,
+                    created_at=now, sent_at=now,
+                )
+            )
+            child_runs.append(
+                FlowRun(
+                    id=start.id, flow_name=start.name, revision_id=run.revision_id, parent_run_id=run.pk,
+                    root_run_id=root_id, parent_node_id=start.id, node_args=start.node_args,
+                    parent=_plain(start.parent), selective=_plain(start.selective),
+                    status=FlowRunStatus.PENDING, created_at=now, next_wakeup_at=PENDING,
+                    migration_version=run.migration_version,
+                )
+            )
+            outbox.enqueue(
+                DISPATCHER_TASK,
+                dispatcher_kwargs(
+                    start.id, start.name, reason="start",
+                    full={"node_args": start.node_args, "parent": _plain(start.parent),
+                          "selective": _plain(start.selective) or False, "retried_count": 0, "retry": None,
+                          "migration_version": run.migration_version, "state": None},
+                ),
+                queue=config.dispatcher_queue(start.name),
+                countdown=start.countdown,
+            )
+    if child_runs:
+        FlowRun.objects.bulk_create(child_runs)
+    if node_rows:
+        NodeRun.objects.bulk_create(node_rows)
+
+    state = result.state.to_dict()
+    if result.node_args != node_args_before or NODE_ARGS_KEY in (run.state or {}):
+        state[NODE_ARGS_KEY] = result.node_args
+    outcome = result.outcome
+    update: dict[str, Any] = {"state_version": run.state_version + 1, "updated_at": now}
+    if run.started_at is None:
+        update["started_at"] = now
+    if isinstance(outcome, Reschedule):
+        state[RETRY_KEY] = outcome.countdown
+        update.update(status=FlowRunStatus.RUNNING, state=state, next_wakeup_at=schedule(outcome.countdown)[0])
+    elif isinstance(outcome, FinishFlow):
+        update.update(
+            status=FlowRunStatus.SUCCEEDED, state=state, result=_plain(outcome.result), finished_at=now,
+            next_wakeup_at=None,
+        )
+    elif isinstance(outcome, FailFlow):
+        update.update(
+            status=FlowRunStatus.FAILED, state=_plain(outcome.state), finished_at=now, next_wakeup_at=None,
+            error=f"flow failed ({outcome.reason}): {sorted(outcome.failed_nodes)}",
+            result={"failed_nodes": _plain(outcome.failed_nodes), "reason": outcome.reason},
+        )
+    elif isinstance(outcome, RetryFlow):
+        # Start again from scratch with the node_args and parent the run was given.
+        when, by_message = schedule(outcome.countdown)
+        update.update(
+            status=FlowRunStatus.RETRYING, state=empty_state(), retried_count=outcome.retried_count,
+            next_wakeup_at=PENDING if by_message else when, error=f"attempt failed ({outcome.reason})",
+        )
+        if by_message:
+            outbox.enqueue(
+                DISPATCHER_TASK,
+                dispatcher_kwargs(run.pk, run.flow_name, state_version=run.state_version + 1, reason="retry"),
+                queue=config.dispatcher_queue(run.flow_name),
+                countdown=outcome.countdown or None,
+            )
+    for key, value in update.items():
+        setattr(run, key, value)
+    FlowRun.objects.filter(pk=run.pk).update(**update)
+    if isinstance(outcome, (FinishFlow, FailFlow)):
+        finish_run_side_effects(run)
+
+
+def finish_run_side_effects(run: FlowRun) -> None:
+    """A run ended: mark its node in the parent, wake the parent, store the Celery result."""
+    from selinon_django.runtime.wakeups import wake
+
+    node_status = NodeRunStatus.SUCCEEDED if run.status == FlowRunStatus.SUCCEEDED else NodeRunStatus.FAILED
+    if run.status == FlowRunStatus.REVOKED:
+        node_status = NodeRunStatus.REVOKED
+    if run.parent_run_id is not None:
+        NodeRun.objects.filter(pk=run.parent_node_id or run.pk).update(
+            status=node_status, finished_at=run.finished_at, result=run.result if node_status != "succeeded" else None,
+        )
+        wake(run.parent_run_id, reason="sub-flow finished")
+    run_id, status, result, error = run.pk, run.status, run.result, run.error
+    transaction.on_commit(lambda: store_flow_outcome(run_id, status, result, error))
+
+
+def _plain(value: Any) -> Any:
+    """Frozen mappings/tuples from the engine as plain JSON data."""
+    from selinon_django.config.model import thaw
+
+    return thaw(value) if value is not None else None

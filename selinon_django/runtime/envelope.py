@@ -1,0 +1,214 @@
+"""The task envelope: claim a node, run one attempt, record the outcome and wake the flow.
+
+Delivery is at least once (late acknowledgement, redelivery after a lost worker, duplicated
+publishes), so every step is safe to repeat:
+
+1. *claim* - on PostgreSQL a session advisory lock on the node id says "a live process runs
+   this node": a second delivery that cannot take it re-checks later instead of running the node
+   twice (and is never acknowledged away while the first might still die). A node already
+   succeeded, failed or revoked is a duplicate: dropped. (SQLite, the embedded demo, serialises
+   writers, so the status check in the claim transaction is enough there.)
+2. *start* - attempts + 1, status ``started``, worker and time, committed *before* running, so
+   an attempt that kills its process is counted: a node found ``started`` by its next delivery
+   died with its worker. It is run again (at least ``LOST_TASK_RETRIES`` times, more if
+   ``max_retry`` allows) and then failed without running: no endless redelivery.
+3. *run* - :func:`selinon_django.runtime.execution.run_attempt`.
+4. *record* - final status (or ``retried`` and the retry message through the outbox) and the
+   flow's wake-up in one transaction.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from selinon_django.conf import selinon_settings
+from selinon_django.models.runs import NODE_FINISHED_STATUSES, NodeRun, NodeRunStatus
+from selinon_django.runtime import outbox, tracing
+from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
+from selinon_django.runtime.messages import NODE_TASK
+from selinon_django.runtime.wakeups import wake
+from selinon_django.storages.pool import StoragePool
+
+logger = logging.getLogger(__name__)
+
+#: seconds before a delivery that found its node running elsewhere looks again
+BUSY_RECHECK = 3.0
+
+
+@dataclass(frozen=True)
+class EnvelopeResult:
+    """What happened to one delivery (for logs and tests)."""
+
+    action: str  # "ran", "duplicate", "busy", "unknown", "lost-too-often"
+    status: str | None = None
+
+
+def _lock_key(node_id: str) -> int:
+    digest = hashlib.blake2b(node_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def node_lock(node_id: str) -> Iterator[bool]:
+    """A PostgreSQL session advisory lock on the node id (always granted on other databases)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    key = _lock_key(node_id)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = bool(cursor.fetchone()[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except Exception:  # the connection died: the server released the lock with it
+                logger.debug("advisory unlock of %s failed", node_id, exc_info=True)
+
+
+def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "") -> EnvelopeResult:
+    """Serve one task message (the Celery task calls this)."""
+    with node_lock(node_id) as acquired:
+        if not acquired:
+            _resend(node_id, kwargs, countdown=BUSY_RECHECK)
+            return EnvelopeResult("busy")
+        return _claim_and_run(node_id, kwargs, hostname)
+
+
+def _resend(node_id: str, kwargs: dict[str, Any], *, countdown: float | None) -> None:
+    from selinon_django.runtime.configs import config_for as _config
+
+    queue = _config(int(kwargs["revision_id"])).task_queue(kwargs["task_name"])
+    outbox.publish([outbox.Message(NODE_TASK, kwargs, {"task_id": node_id, "queue": queue, "countdown": countdown})])
+
+
+def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
+    """Claim, run, record. The message's counters (all default 0):
+
+    ``attempt`` - the node's ``attempts`` when the message was issued (an older message is a
+    stale duplicate); ``retried_count`` - retries counted against ``max_retry``;
+    ``user_retries`` - ``self.retry()`` calls; ``lost`` - attempts whose process died.
+    """
+    settings = selinon_settings()
+    expected = int(kwargs.get("attempt", 0))
+    retried_count = int(kwargs.get("retried_count", 0))
+    lost = int(kwargs.get("lost", 0))
+    with transaction.atomic():
+        node = (
+            NodeRun.objects.locked()
+            .filter(pk=node_id)
+            .values("status", "attempts", "flow_run_id", "received_at")
+            .first()
+        )
+        if node is None:
+            return EnvelopeResult("unknown")
+        if node["status"] in NODE_FINISHED_STATUSES:
+            return EnvelopeResult("duplicate", node["status"])
+        config = config_for(int(kwargs["revision_id"]))
+        task = config.tasks[kwargs["task_name"]]
+        if node["status"] == NodeRunStatus.STARTED and node["attempts"] == expected + 1:
+            # This message's attempt started and never recorded an end: its process died.
+            lost += 1
+            if retried_count + lost > max(task.max_retry, settings.LOST_TASK_RETRIES):
+                outcome = failed_without_running(
+                    f"WorkerLostError: the worker running this task died {lost} time(s)"
+                )
+                _record(node_id, node["flow_run_id"], kwargs, outcome, config)
+                return EnvelopeResult("lost-too-often", NodeRunStatus.FAILED)
+            # Issue a new message for the next attempt (a redelivered message cannot be told
+            # from its own duplicate, a new one can) and drop this one.
+            _record(node_id, node["flow_run_id"], dict(kwargs, lost=lost, attempt=node["attempts"]),
+                    Retry(countdown=0, counted=False, exception="WorkerLostError: worker died"), config,
+                    count_retry=False)
+            return EnvelopeResult("lost", NodeRunStatus.RETRIED)
+        if node["attempts"] != expected:
+            return EnvelopeResult("duplicate", node["status"])
+        now = timezone.now()
+        update: dict[str, Any] = {"status": NodeRunStatus.STARTED, "attempts": node["attempts"] + 1,
+                                  "worker": hostname[:255], "started_at": now, "updated_at": now}
+        if node["received_at"] is None:
+            update["received_at"] = now
+        NodeRun.objects.filter(pk=node_id).update(**update)
+    pool = StoragePool.for_config(config)
+    with tracing.collecting(kwargs["dispatcher_id"], enabled=settings.TRACE_DATABASE) as owns_traces:
+        try:
+            outcome = run_attempt(
+                config, pool,
+                flow_name=kwargs["flow_name"], task_name=kwargs["task_name"], task_id=node_id,
+                dispatcher_id=kwargs["dispatcher_id"], parent=kwargs.get("parent"),
+                node_args=kwargs.get("node_args"), retried_count=retried_count + lost,
+                exception_lookup=_exception_lookup,
+            )
+        except BaseException:
+            if owns_traces:
+                tracing.discard()
+            raise
+        _record(node_id, node["flow_run_id"], dict(kwargs, attempt=expected + 1), outcome, config)
+    status = {Succeeded: "succeeded", Retry: "retried", Failed: "failed"}[type(outcome)]
+    return EnvelopeResult("ran", status)
+
+
+def _record(
+    node_id: str, run_id: str, kwargs: dict[str, Any], outcome: Any, config: Any, *, count_retry: bool = True
+) -> None:
+    """The attempt's end, the retry message or the flow's wake-up, in one transaction.
+
+    ``kwargs`` are the next message's (``attempt`` = the node's attempts after this one).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        update: dict[str, Any] = {"updated_at": now}
+        if isinstance(outcome, Succeeded):
+            update.update(status=NodeRunStatus.SUCCEEDED, finished_at=now, result=outcome.json_result,
+                          result_storage=outcome.storage_name, exception="", traceback="")
+        elif isinstance(outcome, Failed):
+            update.update(status=NodeRunStatus.FAILED, finished_at=now, exception=outcome.exception,
+                          traceback=outcome.traceback)
+        else:
+            update.update(status=NodeRunStatus.RETRIED, countdown=outcome.countdown, exception=outcome.exception,
+                          traceback=outcome.traceback, sent_at=now)
+        changed = NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES).update(**update)
+        if changed:
+            if isinstance(outcome, Retry):
+                again = dict(kwargs)
+                if not count_retry:
+                    pass
+                elif outcome.counted:
+                    again["retried_count"] = int(kwargs.get("retried_count", 0)) + 1
+                else:
+                    again["user_retries"] = int(kwargs.get("user_retries", 0)) + 1
+                outbox.enqueue(
+                    NODE_TASK, again, task_id=node_id, queue=config.task_queue(kwargs["task_name"]),
+                    countdown=outcome.countdown or None,
+                )
+            else:
+                wake(run_id)
+        if tracing_owned():
+            tracing.flush()
+        outbox.flush()
+
+
+def tracing_owned() -> bool:
+    return tracing.is_collecting()
+
+
+def _exception_lookup(flow_name: str, task_name: str, task_id: str) -> BaseException | None:
+    """A failed task's exception when its storage holds none: rebuilt from its node-run row."""
+    from selinon_django.storages.base import StoredTaskError
+
+    row = NodeRun.objects.filter(pk=task_id).values("exception", "traceback").first()
+    if row is None or not row["exception"]:
+        return None
+    type_name, _, message = row["exception"].partition(": ")
+    return StoredTaskError(type_name, message, row["traceback"])

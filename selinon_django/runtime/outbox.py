@@ -1,0 +1,106 @@
+"""The transactional outbox: a message exists only if the state change that caused it committed.
+
+Callers :func:`enqueue` messages while their transaction is open; the messages are written as
+``OutboxMessage`` rows in one ``bulk_create`` when the caller calls :func:`flush` (the end of a
+dispatcher step or of a node's final transaction), and an ``on_commit`` hook publishes them and
+deletes their rows in one query. If the process dies between commit and publish, the rows stay
+and :mod:`selinon_django.runtime.sweeper` publishes them later. A message published twice is
+harmless by design (dispatcher steps and node claims are idempotent).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from selinon_django.models.outbox import OutboxMessage
+from selinon_django.runtime.celery_app import get_celery_app
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Message:
+    """One Celery message: a task name, kwargs and ``apply_async`` options (queue, task_id, countdown)."""
+
+    task_name: str
+    kwargs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+class _Buffer(threading.local):
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+
+_buffer = _Buffer()
+
+#: test hook: publish every message this many times. The duplicate-delivery integration test
+#: starts its workers with ``SELINON_DJANGO_PUBLISH_COPIES=2``; never set it in production.
+_publish_copies = max(1, int(os.environ.get("SELINON_DJANGO_PUBLISH_COPIES", "1") or 1))
+
+
+def set_publish_copies(copies: int) -> None:
+    """Publish each message ``copies`` times (tests of duplicate delivery)."""
+    global _publish_copies
+    _publish_copies = max(1, int(copies))
+
+
+def enqueue(task_name: str, kwargs: dict[str, Any], **options: Any) -> Message:
+    """Add a message to the current transaction's outbox (written by :func:`flush`)."""
+    message = Message(task_name, kwargs, {k: v for k, v in options.items() if v is not None})
+    _buffer.messages.append(message)
+    return message
+
+
+def discard() -> None:
+    """Forget buffered messages (the transaction that produced them rolled back)."""
+    _buffer.messages = []
+
+
+def flush(using: str | None = None) -> int:
+    """Write the buffered messages as rows and publish them after the transaction commits.
+
+    Must be called inside the transaction that made the state change. Returns the number of
+    messages. Outside a transaction (autocommit) the messages are published at once.
+    """
+    messages, _buffer.messages = _buffer.messages, []
+    if not messages:
+        return 0
+    rows = OutboxMessage.objects.using(using).bulk_create(
+        [OutboxMessage(task_name=m.task_name, kwargs=m.kwargs, options=m.options) for m in messages]
+    )
+    ids = [row.pk for row in rows]
+    transaction.on_commit(lambda: publish_rows(messages, ids, using=using), using=using)
+    return len(messages)
+
+
+def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | None = None) -> None:
+    """Publish messages whose rows are ``ids`` and delete those rows (one query)."""
+    try:
+        publish(messages)
+    except Exception:
+        # The rows stay: the sweeper publishes them. The state change itself is committed.
+        logger.exception("publishing %d message(s) failed; the outbox sweeper will retry", len(messages))
+        return
+    if ids and ids[0] is not None:
+        try:
+            OutboxMessage.objects.using(using).filter(pk__in=ids).delete()
+        except Exception:
+            # Duplicates are harmless; the sweeper will publish them again.
+            logger.exception("could not delete %d published outbox row(s)", len(ids))
+
+
+def publish(messages: Iterable[Message]) -> None:
+    """Send messages to the broker through one pooled producer connection."""
+    app = get_celery_app()
+    copies = _publish_copies
+    with app.producer_or_acquire() as producer:
+        for message in messages:
+            for _ in range(copies):
+                app.send_task(message.task_name, kwargs=message.kwargs, producer=producer, **message.options)

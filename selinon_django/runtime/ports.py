@@ -1,0 +1,140 @@
+"""The engine's :class:`~selinon_django.engine.ports.Ports`, answered from rows.
+
+One instance serves one dispatcher step, inside the step's transaction. Node statuses of the
+flow's active nodes are read in one query up front (tasks and sub-flows alike: a sub-flow's
+node-run row follows its child run's status); results are read lazily, only when a condition,
+``node_args_from_first`` or a foreach function actually needs them.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from selinon_django.config.imports import import_object, resolve_module
+from selinon_django.config.model import ImportRef, NodeKind, SystemConfig
+from selinon_django.engine.ports import NodeStatus
+from selinon_django.engine.state import NodeRef
+from selinon_django.engine.throttling import next_slot
+from selinon_django.models.outbox import ThrottleSlot
+from selinon_django.models.runs import FlowRun, NodeRun, NodeRunStatus
+from selinon_django.storages.pool import StoragePool
+
+#: above this many active nodes the statuses are read by flow run instead of by id list
+_ID_LIST_LIMIT = 500
+
+_STATUS = {
+    NodeRunStatus.SUCCEEDED.value: NodeStatus.SUCCEEDED,
+    NodeRunStatus.FAILED.value: NodeStatus.FAILED,
+    # a revoked node never succeeds: for the flow it failed
+    NodeRunStatus.REVOKED.value: NodeStatus.FAILED,
+}
+
+
+class ParentResults:
+    """What a foreach or selective run function gets as ``storage_pool``: Selinon's
+    ``storage_pool.get(task_name)`` reads the result of the parent of that name."""
+
+    def __init__(self, pool: StoragePool, flow_name: str, parent: Mapping[str, Any],
+                 result_of: Callable[[str, str], Any]) -> None:
+        self.pool = pool
+        self.flow_name = flow_name
+        self.parent = dict(parent)
+        self._result_of = result_of
+
+    def get(self, task_name: str, flow_name: str | None = None) -> Any:
+        task_id = self.parent[task_name]
+        return self._result_of(task_name, task_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pool, name)
+
+
+def result_of_node(config: SystemConfig, pool: StoragePool, task_name: str, task_id: str) -> Any:
+    """A finished task's result: from its storage when it has one, else from its row."""
+    row = (
+        NodeRun.objects.filter(pk=task_id)
+        .values("result", "result_storage", "flow_run__flow_name")
+        .first()
+    )
+    task = config.tasks.get(task_name)
+    if task is not None and task.storage is not None:
+        flow_name = row["flow_run__flow_name"] if row else ""
+        return pool.retrieve(flow_name, task_name, task_id)
+    return row["result"] if row else None
+
+
+class DatabasePorts:
+    def __init__(self, config: SystemConfig, pool: StoragePool, run: FlowRun, active: Sequence[NodeRef]) -> None:
+        self.config = config
+        self.pool = pool
+        self.run = run
+        self._statuses = self._read_statuses(active)
+        self._results: dict[str, Any] = {}
+
+    def _read_statuses(self, active: Sequence[NodeRef]) -> dict[str, str]:
+        if not active:
+            return {}
+        finished = [s.value for s in (NodeRunStatus.SUCCEEDED, NodeRunStatus.FAILED, NodeRunStatus.REVOKED)]
+        rows = NodeRun.objects.filter(status__in=finished)
+        if len(active) <= _ID_LIST_LIMIT:
+            rows = rows.filter(pk__in=[node.id for node in active])
+        else:
+            rows = rows.filter(flow_run_id=self.run.pk)
+        return dict(rows.values_list("id", "status"))
+
+    # --- Ports ---
+
+    def node_status(self, kind: NodeKind, name: str, node_id: str) -> NodeStatus:
+        return _STATUS.get(self._statuses.get(node_id, ""), NodeStatus.PENDING)
+
+    def task_result(self, task_name: str, task_id: str) -> Any:
+        key = f"{task_name}/{task_id}"
+        if key not in self._results:
+            self._results[key] = result_of_node(self.config, self.pool, task_name, task_id)
+        return self._results[key]
+
+    def subflow_finished_nodes(self, flow_name: str, run_id: str) -> Mapping[str, Sequence[str]]:
+        state = FlowRun.objects.filter(pk=run_id).values_list("state", flat=True).first() or {}
+        finished: Mapping[str, Sequence[str]] = state.get("finished_nodes") or {}
+        return finished
+
+    def foreach_items(self, function: ImportRef, node_args: Any, parent: Mapping[str, Any]) -> Iterable[Any]:
+        fn = import_object(resolve_module(function.module), function.name)
+        pool = ParentResults(self.pool, self.run.flow_name, parent, self.task_result)
+        return list(fn(pool, node_args) or ())
+
+    def new_id(self, kind: NodeKind, name: str) -> str:
+        return str(uuid.uuid4())
+
+    def throttle_countdown(self, kind: NodeKind, name: str, interval: float) -> float | None:
+        import time
+
+        slot, _ = ThrottleSlot.objects.select_for_update().get_or_create(kind=kind, name=name)
+        reserved = next_slot(slot.last_reserved or None, time.time(), interval)
+        slot.last_reserved = reserved.start_at
+        slot.save(update_fields=["last_reserved"])
+        return reserved.countdown or None
+
+    def load_predicate(self, module: str, name: str) -> Callable[..., Any]:
+        fn: Callable[..., Any] = import_object(resolve_module(module), name)
+        return fn
+
+    def load_strategy(self, module: str, name: str) -> Callable[..., Any]:
+        fn: Callable[..., Any] = import_object(resolve_module(module), name)
+        return fn
+
+    def selective_run(
+        self,
+        function: ImportRef,
+        *,
+        flow_name: str,
+        node_name: str,
+        node_args: Any,
+        task_names: Sequence[str],
+        parent: Mapping[str, Any],
+    ) -> str | None:
+        fn = import_object(resolve_module(function.module), function.name)
+        pool = ParentResults(self.pool, flow_name, parent, self.task_result)
+        answer = fn(flow_name, node_name, node_args, list(task_names), pool)
+        return None if answer is None else str(answer)

@@ -1,0 +1,99 @@
+"""Trace events as rows, written in the same transaction as the state change they describe.
+
+A process-wide tracer backend (:func:`install`) appends every event traced while a
+:func:`collecting` block is open on this thread; :func:`flush` writes them with one
+``bulk_create``. Events traced outside such a block (a storage connecting at import time, say)
+are not written: rows always belong to a run. Bulky details (the whole dispatcher state, which
+the flow-run row already holds) are left out of the rows.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from selinon_django.models.tracing import TraceEventRecord
+from selinon_django.trace.events import Trace
+from selinon_django.trace.tracer import add_process_backend
+
+#: details that repeat what the flow-run row holds (and can be megabytes for a big foreach)
+_BULKY = ("state", "state_dict")
+
+
+class _Local(threading.local):
+    def __init__(self) -> None:
+        self.records: list[TraceEventRecord] | None = None
+        self.run_id: str | None = None
+
+
+_local = _Local()
+_installed = False
+_install_lock = threading.Lock()
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "items"):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return repr(value)
+
+
+def database_backend(event: int, details: dict[str, Any]) -> None:
+    records = _local.records
+    if records is None:
+        return
+    run_id = details.get("dispatcher_id") or _local.run_id
+    node_id = details.get("task_id") or details.get("node_id") or details.get("child_dispatcher_id")
+    records.append(
+        TraceEventRecord(
+            flow_run_id=run_id,
+            node_run_id=str(node_id) if node_id is not None else None,
+            event=Trace.event2str(event),
+            details=_json_safe({k: v for k, v in details.items() if k not in _BULKY}),
+        )
+    )
+
+
+def install() -> None:
+    """Register the database backend once per process (called when the runtime tasks load)."""
+    global _installed
+    with _install_lock:
+        if not _installed:
+            add_process_backend(database_backend)
+            _installed = True
+
+
+@contextmanager
+def collecting(run_id: str | None, enabled: bool = True) -> Iterator[bool]:
+    """Collect events traced on this thread; yields whether this block owns the collection
+    (a nested block shares the outer one, and only the owner may :func:`flush`)."""
+    if not enabled or _local.records is not None:
+        yield False
+        return
+    _local.records = []
+    _local.run_id = run_id
+    yield True
+
+
+def flush() -> None:
+    """Write the collected events (inside the caller's transaction) and stop collecting."""
+    records, _local.records = _local.records, None
+    _local.run_id = None
+    if not records:
+        return
+    TraceEventRecord.objects.bulk_create(records)
+
+
+def is_collecting() -> bool:
+    return _local.records is not None
+
+
+def discard() -> None:
+    _local.records = None
+    _local.run_id = None
