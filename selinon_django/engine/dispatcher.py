@@ -186,9 +186,12 @@ class _Step:
                 for node in finished_now:
                     self.newly_finished.append(node)
                     self.finished.setdefault(node.name, []).append(node.id)
+                eager_nodes: dict[str, list[str]] = {}
+                for node in eager:
+                    eager_nodes.setdefault(node.name, []).append(node.id)
                 self.trace(
                     Trace.EAGER_FAILURE,
-                    failed_nodes={n.name: n.id for n in eager},
+                    failed_nodes=eager_nodes,
                     state=self.snapshot().to_dict(),
                 )
                 return self.flow_failed("eager_failure")
