@@ -258,3 +258,9 @@ def test_the_demo_flow_shows_foreach_subflow_condition_and_fallback(demo_config:
     assert any(not edge.condition_default for edge in demo.edges)
     assert demo.failures
     assert any(edge.foreach for edge in demo_config.flows["analyze_files"].edges)
+
+
+def test_the_flows_readme_describes_every_flow(demo_config: SystemConfig) -> None:
+    readme = (NODES.parent / "README.md").read_text(encoding="utf-8")
+    described = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert described == set(demo_config.flows)
