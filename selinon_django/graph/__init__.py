@@ -5,7 +5,7 @@ No Django here: the admin, the API and ``selinon_plot`` pass in the configuratio
 
 from selinon_django.graph.building import STATE_COLOURS, UnknownFlowGraphError, flow_digraph
 from selinon_django.graph.configured import configured_style, render_flow_graph
-from selinon_django.graph.labels import condition_text, edge_lines
+from selinon_django.graph.labels import condition_lines, condition_text, edge_lines
 from selinon_django.graph.rendering import FORMATS, GraphRenderError, find_dot, render
 from selinon_django.graph.style import (
     DEFAULT_STYLE,
@@ -27,6 +27,7 @@ __all__ = [
     "GraphStyleError",
     "Style",
     "UnknownFlowGraphError",
+    "condition_lines",
     "condition_text",
     "configured_style",
     "edge_lines",

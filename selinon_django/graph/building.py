@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 import graphviz
 
 from selinon_django.config.model import Flow, SystemConfig
-from selinon_django.graph.labels import condition_text, edge_lines
+from selinon_django.graph.labels import condition_lines, edge_lines
 from selinon_django.graph.style import Style, merge_style
 
 #: fill colours of a node run's status when a graph shows a run (flow and node statuses)
@@ -112,7 +112,7 @@ def flow_digraph(
         sources: Iterable[str] = [ids("node", name) for name in failed]
         if not failure.condition_default:
             condition_id = ids("failure", str(index))
-            dot.node(condition_id, label=_label(condition_text(failure.condition)), **styles["condition"])
+            dot.node(condition_id, label=_label(*condition_lines(failure.condition)), **styles["condition"])
             for source in sources:
                 dot.edge(source, condition_id, **styles["fallback_edge"])
             sources = [condition_id]

@@ -38,9 +38,22 @@ def condition_text(condition: Condition) -> str:
     raise TypeError(f"not a condition: {condition!r}")
 
 
+def condition_lines(condition: Condition) -> list[str]:
+    """A condition over several lines: a top-level and/or puts each operand on its own line,
+    so a long condition makes a tall node rather than one that stretches the whole graph."""
+    if isinstance(condition, (And, Or)) and len(condition.children) > 1:
+        word = "and" if isinstance(condition, And) else "or"
+        texts = [
+            f"({condition_text(child)})" if isinstance(child, (And, Or)) else condition_text(child)
+            for child in condition.children
+        ]
+        return [texts[0], *(f"{word} {text}" for text in texts[1:])]
+    return [condition_text(condition)]
+
+
 def edge_lines(edge: Edge) -> list[str]:
     """The lines of an edge's condition node: condition, then foreach and selective details."""
-    lines = ["True" if edge.condition_default else condition_text(edge.condition)]
+    lines = ["True"] if edge.condition_default else condition_lines(edge.condition)
     if edge.foreach is not None:
         lines.append(f"foreach {edge.foreach.function.dotted}")
         if edge.foreach.propagate_result:

@@ -16,6 +16,7 @@ from selinon_django.graph import (
     GraphRenderError,
     GraphStyleError,
     UnknownFlowGraphError,
+    condition_lines,
     condition_text,
     configured_style,
     flow_digraph,
@@ -108,6 +109,12 @@ def test_condition_text() -> None:
     tree = And((Predicate("alwaysTrue"), Or((Predicate("isX"), Not(Predicate("isY"))))))
     assert condition_text(tree) == "alwaysTrue() and (isX() or not isY())"
     assert condition_text(Not(And((Predicate("a"), Predicate("b"))))) == "not (a() and b())"
+
+
+def test_long_conditions_wrap_per_operand() -> None:
+    tree = And((Predicate("a"), Or((Predicate("b"), Predicate("c"))), Not(Predicate("d"))))
+    assert condition_lines(tree) == ["a()", "and (b() or c())", "and not d()"]
+    assert condition_lines(Predicate("a")) == ["a()"]
 
 
 def test_labels_with_backslashes_quotes_and_html_render(tmp_path: Path) -> None:
