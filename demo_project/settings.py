@@ -17,6 +17,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SELINON_DJANGO_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
+# The demo flows name their queues '{DEMO_QUEUE_PREFIX}_tasks' etc. (environment expansion,
+# as a deployment would use it); the demo runs with the prefix "demo" unless told otherwise.
+os.environ.setdefault("DEMO_QUEUE_PREFIX", "demo")
+
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-key-change-me")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
@@ -117,6 +121,11 @@ SELINON_DJANGO = {
     "IMPORT_PREFIXES": ["demo_project.", "selinon_django.", "example_tasks"],
     "NODES_DEFINITION": os.environ.get("SELINON_NODES_DEFINITION", str(BASE_DIR / "demo_project" / "flows" / "nodes.yaml")),
     "FLOW_DEFINITIONS": os.environ.get("SELINON_FLOW_DEFINITIONS", str(BASE_DIR / "demo_project" / "flows" / "flows")),
+    # The Celery runtime's timings (the integration tests shorten them through the environment).
+    "INLINE_STEPS": os.environ.get("SELINON_INLINE_STEPS", "1") == "1",
+    "SWEEP_INTERVAL": float(os.environ.get("SELINON_SWEEP_INTERVAL", "2")),
+    "SWEEP_GRACE": float(os.environ.get("SELINON_SWEEP_GRACE", "5")),
+    "LOST_TASK_AFTER": float(os.environ.get("SELINON_LOST_TASK_AFTER", "300")),
 }
 
 LOGGING = {

@@ -11,6 +11,7 @@ answered by the named worker, and waits poll a condition with a deadline.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -147,10 +148,8 @@ class WorkerProcess:
         """SIGKILL the whole worker (main process and pool children): nothing can ack or clean up."""
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=30)
 
     def stop(self, *, timeout: float = 30) -> None:
@@ -233,6 +232,10 @@ def worker_environment(database_url: str, broker_url: str, var_dir: Path, **extr
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
             "DJANGO_SETTINGS_MODULE": "demo_project.settings",
             "PYTHONUNBUFFERED": "1",
+            # the safety net on a test's time scale
+            "SELINON_SWEEP_INTERVAL": "1",
+            "SELINON_SWEEP_GRACE": "3",
+            "SELINON_LOST_TASK_AFTER": "20",
         }
     )
     env.update(extra)
