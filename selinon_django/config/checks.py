@@ -210,6 +210,11 @@ class _Checker:
                 )
             return
         node = predicate.node
+        if node is not None and "/" in node:
+            # Beyond Selinon: 'flow2/Task5' reads a result produced inside the finished sub-flow
+            # flow2 (nesting allowed: 'flow2/flow3/Task6').
+            self.subflow_result_path(predicate.name, node, edge, where)
+            return
         if node is not None and node not in edge.from_:
             self.add(where, "node", f"node '{node}' is not a source of this edge")
             return
@@ -226,6 +231,28 @@ class _Checker:
                 return
             node = edge.from_[0]
         self.readable_result(predicate.name, node, where)
+
+    def subflow_result_path(self, predicate: str, path: str, edge: Edge, where: Where) -> None:
+        """Check ``flow/.../Task``: the first part is a sub-flow source of the edge, the middle
+        parts are flows started inside the previous one, and the last part is a task there."""
+        parts = path.split("/")
+        if any(not part for part in parts):
+            self.add(where, "node", f"'{path}' is not a valid sub-flow result path (empty part)")
+            return
+        if parts[0] not in edge.from_:
+            self.add(where, "node", f"node '{parts[0]}' (first part of '{path}') is not a source of this edge")
+            return
+        container = parts[0]
+        for part in parts[1:]:
+            if self.kind(container) != "flow":
+                self.add(where, "node", f"'{container}' in '{path}' is not a flow, so nothing runs inside it")
+                return
+            flow = self.p.flows.get(container)
+            if flow is not None and part not in flow.nodes():
+                self.add(where, "node", f"'{part}' in '{path}' is not a node of flow '{container}'")
+                return
+            container = part
+        self.readable_result(predicate, parts[-1], where)
 
     def readable_result(self, predicate: str, node: str, where: Where) -> None:
         if self.kind(node) == "flow":
