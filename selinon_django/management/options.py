@@ -1,11 +1,12 @@
 """What the selinon_* commands share: where definitions come from, and turning errors into CommandError.
 
-Definition files come, in this order, from the ``-n``/``-f`` options, the environment
-(``SELINON_NODES_DEFINITION``, one path; ``SELINON_FLOW_DEFINITIONS``, ``:``-separated, as in
-Selinon's CLI) and, for ``selinon_load`` only, ``SELINON_DJANGO['NODES_DEFINITION']`` and
-``['FLOW_DEFINITIONS']``. The read-only commands fall back to a stored revision instead, since
-"what is loaded" is what they are usually asked about.
+Definition files come from the first of these that names any: the ``-n``/``-f`` options, the
+environment (``SELINON_NODES_DEFINITION``, one path; ``SELINON_FLOW_DEFINITIONS``,
+``:``-separated, as in Selinon's CLI) and, for ``selinon_load`` only,
+``SELINON_DJANGO['NODES_DEFINITION']`` and ``['FLOW_DEFINITIONS']``. The read-only commands
+fall back to a stored revision instead, since "what is loaded" is what they are usually asked.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,8 @@ def add_definition_arguments(parser: argparse.ArgumentParser, *, fallback: str) 
         action="append",
         metavar="FLOW.yaml|DIR",
         help=(
-            "YAML file with flow-definitions, or a directory of them (repeatable). "
-            f"Default: ${ENV_FLOWS} (':'-separated), then {fallback}."
+            "YAML file with flow-definitions, or a directory of them (repeatable; may be left out when the "
+            f"nodes file holds the flow-definitions). Default: ${ENV_FLOWS} (':'-separated), then {fallback}."
         ),
     )
 
@@ -77,29 +78,32 @@ class DefinitionPaths:
 def definition_paths(
     options: Mapping[str, Any], *, use_settings: bool, environ: Mapping[str, str] | None = None
 ) -> DefinitionPaths | None:
-    """The definition files to read, or None when nothing names any (checked to exist)."""
+    """The definition files to read, or None when nothing names any (checked to exist).
+
+    The first source that names anything wins as a whole: ``-n`` on the command line is never
+    combined with flow files from the environment or the settings. The flow files may be
+    omitted when the nodes file holds the ``flow-definitions`` itself.
+    """
     environ = os.environ if environ is None else environ
-    nodes: list[str] = list(options.get("nodes") or [])
-    flows: list[str] = list(options.get("flows") or [])
+    nodes: list[str] = [os.fspath(p) for p in options.get("nodes") or []]
+    flows: list[str] = [os.fspath(p) for p in options.get("flows") or []]
     origin = "options"
-    if not nodes and environ.get(ENV_NODES):
-        nodes, origin = [environ[ENV_NODES]], "environment"
-    if not flows and environ.get(ENV_FLOWS):
-        flows, origin = [p for p in environ[ENV_FLOWS].split(":") if p], "environment"
-    if use_settings and (not nodes or not flows):
+    if not nodes and not flows:
+        origin = "environment"
+        nodes = [environ[ENV_NODES]] if environ.get(ENV_NODES) else []
+        flows = [p for p in environ.get(ENV_FLOWS, "").split(":") if p]
+    if not nodes and not flows and use_settings:
         from selinon_django.conf import selinon_settings
 
         conf = selinon_settings()
-        if not nodes and conf.NODES_DEFINITION:
-            nodes, origin = [os.fspath(conf.NODES_DEFINITION)], "settings"
-        if not flows and conf.FLOW_DEFINITIONS:
-            flows, origin = [os.fspath(p) for p in conf.FLOW_DEFINITIONS], "settings"
+        origin = "settings"
+        nodes = [os.fspath(conf.NODES_DEFINITION)] if conf.NODES_DEFINITION else []
+        flows = [os.fspath(p) for p in conf.FLOW_DEFINITIONS]
     if not nodes and not flows:
         return None
     if not nodes:
-        raise CommandError(f"flow definitions were given but no nodes definition: use -n NODES.yaml (or ${ENV_NODES})")
-    if not flows:
-        raise CommandError(f"a nodes definition was given but no flow definitions: use -f FLOW|DIR (or ${ENV_FLOWS})")
+        where = {"options": "-n NODES.yaml", "environment": f"${ENV_NODES}", "settings": "NODES_DEFINITION"}[origin]
+        raise CommandError(f"flow definitions were given ({origin}) but no nodes definition: set {where}")
     for path in nodes:
         if not Path(path).is_file():
             raise CommandError(f"{path}: nodes definition file not found")

@@ -1,4 +1,5 @@
 """``manage.py selinon_export``: a stored revision written back as Selinon YAML."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """``manage.py selinon_inspect``: questions about a configuration (files or a stored revision)."""
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """``manage.py selinon_load``: read Selinon YAML and store it as a new configuration revision."""
+
 from __future__ import annotations
 
 import getpass

@@ -1,4 +1,5 @@
 """``manage.py selinon_plot``: one graph file per flow, drawn as Selinon's ``plot`` draws them."""
+
 from __future__ import annotations
 
 from pathlib import Path

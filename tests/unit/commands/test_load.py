@@ -107,14 +107,27 @@ def test_missing_flow_file() -> None:
     )
 
 
-def test_nodes_without_flows() -> None:
-    with override_settings(SELINON_DJANGO={}):
-        refused("-n", str(NODES), match="no flow definitions")
+def test_nodes_without_flows_is_never_completed_from_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """-n alone reads that file alone (it may hold flow-definitions itself)."""
+    monkeypatch.setenv("SELINON_FLOW_DEFINITIONS", str(FLOWS_DIR))
+    with override_settings(SELINON_DJANGO={"FLOW_DEFINITIONS": [str(FLOWS_DIR)]}):
+        refused("-n", str(NODES), match="flow 'main' is listed under 'flows' but has no definition")
+
+
+def test_one_file_with_everything(tmp_path: Path) -> None:
+    nodes, flows = example_paths("docs_flow1")
+    combined = tmp_path / "combined.yaml"
+    combined.write_text(nodes.read_text() + flows.read_text())
+    assert "Created revision 1" in run("-n", str(combined))
 
 
 def test_flows_without_nodes() -> None:
-    with override_settings(SELINON_DJANGO={}):
-        refused("-f", str(FLOWS_DIR), match="no nodes definition")
+    refused("-f", str(FLOWS_DIR), match=r"flow definitions were given \(options\) but no nodes definition")
+
+
+def test_environment_flows_without_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SELINON_FLOW_DEFINITIONS", str(FLOWS_DIR))
+    refused(match="set \\$SELINON_NODES_DEFINITION")
 
 
 def test_no_files_at_all() -> None:
