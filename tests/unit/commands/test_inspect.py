@@ -122,3 +122,8 @@ def test_help_documents_every_option() -> None:
         "--check-imports",
     ):
         assert option in text
+
+
+def test_dump_of_the_current_revision_is_what_it_stores() -> None:
+    revision, _ = load_revision(fixture_config())
+    assert json.loads(run("--dump", "-")) == revision.normalised
