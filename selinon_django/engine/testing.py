@@ -278,7 +278,13 @@ class Simulator:
         return root
 
     def _new_run(
-        self, flow_name: str, run_id: str, node_args: Any, parent: Mapping[str, Any] | None, selective: Any
+        self,
+        flow_name: str,
+        run_id: str,
+        node_args: Any,
+        parent: Mapping[str, Any] | None,
+        selective: Any,
+        countdown: float | None = None,
     ) -> FlowRunRecord:
         record = FlowRunRecord(
             flow=flow_name,
@@ -289,8 +295,16 @@ class Simulator:
             original_node_args=node_args,
         )
         self.runs[run_id] = record
-        self.queue.append(record)
+        self._schedule(record, countdown)
         return record
+
+    def _schedule(self, run: FlowRunRecord, countdown: float | None) -> None:
+        """Step ``run`` again (``countdown``: the delay the engine asked for).
+
+        The simulator has no clock and steps flows round-robin; an executor with a clock
+        (:mod:`selinon_django.runtime.inprocess`) overrides this to honour the delay.
+        """
+        self.queue.append(run)
 
     def _step(self, run: FlowRunRecord) -> None:
         result = step(
@@ -312,7 +326,9 @@ class Simulator:
             if isinstance(start, StartTask):
                 run.nodes.append(self._execute(run, start))
             elif isinstance(start, StartFlow):
-                child = self._new_run(start.name, start.id, start.node_args, start.parent, start.selective)
+                child = self._new_run(
+                    start.name, start.id, start.node_args, start.parent, start.selective, start.countdown
+                )
                 run.nodes.append(
                     NodeRecord(
                         name=start.name,
@@ -343,7 +359,7 @@ class Simulator:
         run.outcome = outcome
         if isinstance(outcome, Reschedule):
             run.previous_retry = outcome.countdown
-            self.queue.append(run)
+            self._schedule(run, outcome.countdown)
         elif isinstance(outcome, FinishFlow):
             run.status = "succeeded"
             self.ports.finish_subflow(run.id, outcome.result["finished_nodes"])
@@ -357,7 +373,7 @@ class Simulator:
             run.state = None
             run.previous_retry = None
             run.node_args = run.original_node_args
-            self.queue.append(run)
+            self._schedule(run, outcome.countdown)
 
     def _mark_flow_node(self, run: FlowRunRecord) -> None:
         for other in self.runs.values():
