@@ -76,8 +76,13 @@ def flow_digraph(
     flow_name: str,
     style: Style | Mapping[str, Mapping[str, str]] | None = None,
     node_states: Mapping[str, str] | None = None,
+    node_attributes: Mapping[str, Mapping[str, str]] | None = None,
 ) -> graphviz.Digraph:
-    """The graph of ``flow_name``; ``node_states`` ({node name: status}) colours a run onto it."""
+    """The graph of ``flow_name``; ``node_states`` ({node name: status}) colours a run onto it.
+
+    ``node_attributes`` ({node name: {attribute: value}}) adds graphviz attributes per task or
+    sub-flow node, for example an SVG ``id`` a page's script can find, or an ``xlabel``.
+    """
     try:
         flow = config.flows[flow_name]
     except KeyError:
@@ -96,6 +101,8 @@ def flow_digraph(
                 attributes.update(_NOT_REACHED)
             elif state in STATE_COLOURS:
                 attributes["fillcolor"] = STATE_COLOURS[state]
+        if node_attributes is not None:
+            attributes.update(node_attributes.get(name, {}))
         dot.node(ids("node", name), label=_label(name), **attributes)
 
     for edge in flow.edges:

@@ -193,3 +193,9 @@ def test_configured_style_and_rendering_follow_settings(tmp_path: Path) -> None:
         assert b"#000001" in render_flow_graph(fixture_config(), "main", "svg")
     with override_settings(SELINON_DJANGO={"GRAPHS_ENABLED": False}), pytest.raises(GraphRenderError, match="disabled"):
         render_flow_graph(fixture_config(), "main")
+
+
+def test_node_attributes_are_added_per_node() -> None:
+    source = flow_digraph(fixture_config(), "main", node_attributes={"Fetch": {"id": "node-Fetch"}}).source
+    assert "id=node-Fetch" in node_line(source, "Fetch")
+    assert "id=" not in node_line(source, "Parse")
