@@ -56,6 +56,7 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "MIGRATION_POLICY": ("a dict {flow name or '*': 'pin' or 'migrate'}", lambda v: isinstance(v, dict)),
     "CELERY_APP": ("a dotted path or None", lambda v: v is None or isinstance(v, str)),
     "STRICT_IMPORTS": ("a boolean", lambda v: isinstance(v, bool)),
+    "API_RUNS_OWN_ONLY": ("a boolean", lambda v: isinstance(v, bool)),
     "GRAPH_STYLE": (
         "a style mapping, a path of a style YAML file, or None",
         lambda v: v is None or isinstance(v, (dict, str)),

@@ -55,6 +55,8 @@ class SelinonSettings:
     STRICT_IMPORTS: bool = False
     #: graph style overrides (a mapping like a ``--style`` file, or the path of such a YAML file)
     GRAPH_STYLE: dict[str, Any] | str | None = None
+    #: REST API: users (superusers excepted) see and act on only the runs they started
+    API_RUNS_OWN_ONLY: bool = False
 
 
 _TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS"}
