@@ -197,5 +197,5 @@ def test_configured_style_and_rendering_follow_settings(tmp_path: Path) -> None:
 
 def test_node_attributes_are_added_per_node() -> None:
     source = flow_digraph(fixture_config(), "main", node_attributes={"Fetch": {"id": "node-Fetch"}}).source
-    assert "id=node-Fetch" in node_line(source, "Fetch")
+    assert 'id="node-Fetch"' in node_line(source, "Fetch")
     assert "id=" not in node_line(source, "Parse")
