@@ -13,7 +13,7 @@ from selinon_django.config.normalise import content_hash, normalise
 
 __all__ = ["export_yaml"]
 
-NODES_KEYS = ("tasks", "storages", "flows", "global")
+NODES_KEYS = ("tasks", "storages", "flows", "global", "triggers")
 
 
 class _Dumper(yaml.SafeDumper):
@@ -32,6 +32,6 @@ def export_yaml(config: SystemConfig) -> dict[str, str]:
     """``{"nodes.yaml": text, "flows.yaml": text}`` that load back to the same configuration."""
     data = normalise(config)
     header = f"# Exported by selinon_django; content hash {content_hash(config)}\n---\n"
-    nodes = {key: data[key] for key in NODES_KEYS if data[key]}
+    nodes = {key: data[key] for key in NODES_KEYS if data.get(key)}
     flows = {"flow-definitions": data["flow-definitions"]}
     return {"nodes.yaml": _dump(nodes, header), "flows.yaml": _dump(flows, header)}

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from selinon_django.config.checks import check
-from selinon_django.config.model import SourceFile, SystemConfig
+from selinon_django.config.model import SourceFile, SystemConfig, freeze
 from selinon_django.config.parse import Document, parse_documents
 from selinon_django.config.validation import schema_issues
 from selinon_django.config.yaml_loading import YamlError, line_of, load_yaml
@@ -57,6 +57,7 @@ def load_documents(
         flows=_frozen_mapping(parsed.flows),
         global_config=parsed.global_config,
         sources=tuple(sources),
+        triggers=freeze(parsed.triggers),
     )
 
 

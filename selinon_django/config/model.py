@@ -275,6 +275,9 @@ class SystemConfig:
     flows: Mapping[str, Flow]
     global_config: GlobalConfig = field(default_factory=GlobalConfig)
     sources: tuple[SourceFile, ...] = ()
+    #: the ``triggers:`` section: ``{trigger task name: {"after": [...], "run": ..., ...}}``
+    #: (frozen plain data; the default configuration of trigger sessions, see selinon_django.triggers)
+    triggers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def node_kind(self, name: str) -> NodeKind:
         """``"task"`` or ``"flow"``; KeyError for an unknown name."""

@@ -218,13 +218,18 @@ def _flow(flow: Flow) -> dict[str, Any]:
 
 def normalise(config: SystemConfig) -> dict[str, Any]:
     """Deterministic, JSON-ready data of ``config`` that loads back to an equal configuration."""
-    return {
+    data = {
         "tasks": [_task(config.tasks[name]) for name in sorted(config.tasks)],
         "storages": [_storage(config.storages[name]) for name in sorted(config.storages)],
         "flows": sorted(config.flows),
         "global": _global(config.global_config),
         "flow-definitions": [_flow(config.flows[name]) for name in sorted(config.flows)],
     }
+    triggers = getattr(config, "triggers", None)
+    if triggers:
+        # only when present: configurations without triggers keep their content hash
+        data["triggers"] = {name: thaw(triggers[name]) for name in sorted(triggers)}
+    return data
 
 
 def canonical_json(data: Any) -> str:

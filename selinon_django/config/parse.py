@@ -112,6 +112,8 @@ class Parsed:
     global_config: GlobalConfig = field(default_factory=GlobalConfig)
     locations: Locations = field(default_factory=Locations)
     issues: list[ConfigIssue] = field(default_factory=list)
+    #: the ``triggers:`` section, plain data (``after`` always a list)
+    triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -435,4 +437,27 @@ def parse_documents(docs: Sequence[Document], environ: Mapping[str, str]) -> Par
     for doc in docs:
         for index, raw in enumerate(doc.data.get("flow-definitions") or ()):
             parser.flow(raw, Where(doc.file, f"flow-definitions[{index}]"))
+    trigger_where: dict[str, Where] = {}
+    for doc in docs:
+        for name, raw in (doc.data.get("triggers") or {}).items():
+            _trigger_task(parser.out, name, raw, Where(doc.file, f"triggers.{name}"), trigger_where)
     return parser.out
+
+
+def _trigger_task(out: Parsed, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:
+    """One ``triggers:`` entry; ``run`` must name a flow of this configuration or a dotted path."""
+    if name in seen:
+        first = seen[name]
+        message = f"trigger task '{name}' is defined twice (first at {first.file}: {first.path})"
+        out.issues.append(where.issue(None, message))
+        return
+    seen[name] = where
+    run = raw["run"]
+    if run not in out.flows and "." not in run:
+        out.issues.append(where.issue(
+            "run", f"'{run}' is neither a flow of this configuration nor a dotted 'module.Class' path"
+        ))
+        return
+    spec = dict(raw)
+    spec["after"] = list(_as_tuple(raw["after"]))
+    out.triggers[name] = spec
