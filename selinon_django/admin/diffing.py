@@ -1,0 +1,284 @@
+"""What changed between two configurations, and the union graph that draws it.
+
+Edges have no name, so an edge of the old flow and one of the new flow are "the same edge" when
+they join the same nodes (from and to as sets); the same edge with another condition, foreach or
+selective part is *changed*. Pure Python: the admin view passes in two loaded configurations.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import graphviz
+
+from selinon_django.config.model import Edge, Failure, Flow, SystemConfig
+from selinon_django.graph.labels import condition_lines, edge_lines
+from selinon_django.graph.style import Style, merge_style
+
+Change = Literal["added", "removed", "changed", "same"]
+
+#: colours of the diff (the legend on the page uses the same ones)
+DIFF_COLOURS: dict[str, str] = {"added": "#1b9e3e", "removed": "#d62728", "changed": "#ff8c00"}
+
+
+@dataclass(frozen=True)
+class EdgeChange:
+    change: Change
+    old: Edge | None
+    new: Edge | None
+
+    @property
+    def edge(self) -> Edge:
+        edge = self.new or self.old
+        assert edge is not None
+        return edge
+
+
+@dataclass(frozen=True)
+class FailureChange:
+    change: Change
+    old: Failure | None
+    new: Failure | None
+
+
+@dataclass
+class FlowDiff:
+    name: str
+    change: Change
+    nodes_added: list[str] = field(default_factory=list)
+    nodes_removed: list[str] = field(default_factory=list)
+    edges: list[EdgeChange] = field(default_factory=list)
+    failures: list[FailureChange] = field(default_factory=list)
+    options_changed: list[str] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = {"added": 0, "removed": 0, "changed": 0}
+        for item in (*self.edges, *self.failures):
+            if item.change in counts:
+                counts[item.change] += 1
+        return counts
+
+
+@dataclass
+class NamedChanges:
+    """Tasks or storages: which names appeared, disappeared or changed their definition."""
+
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+
+@dataclass
+class ConfigDiff:
+    flows: list[FlowDiff]
+    tasks: NamedChanges
+    storages: NamedChanges
+    global_changed: bool
+
+    @property
+    def changed_flows(self) -> list[FlowDiff]:
+        return [flow for flow in self.flows if flow.change != "same"]
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.changed_flows or self.tasks or self.storages or self.global_changed)
+
+
+def _named(old: Mapping[str, object], new: Mapping[str, object]) -> NamedChanges:
+    return NamedChanges(
+        added=sorted(set(new) - set(old)),
+        removed=sorted(set(old) - set(new)),
+        changed=sorted(name for name in set(old) & set(new) if old[name] != new[name]),
+    )
+
+
+def _edge_key(edge: Edge) -> tuple[frozenset[str], frozenset[str]]:
+    return frozenset(edge.from_), frozenset(edge.to)
+
+
+def _failure_key(failure: Failure) -> tuple[frozenset[str], object]:
+    fallback: object = True if failure.fallback is True else frozenset(failure.fallback)
+    return failure.nodes, fallback
+
+
+def _edge_differs(old: Edge, new: Edge) -> bool:
+    return edge_lines(old) != edge_lines(new) or old.foreach != new.foreach or old.selective != new.selective
+
+
+def _match_edges(old: Iterable[Edge], new: Iterable[Edge]) -> list[EdgeChange]:
+    remaining: dict[tuple[frozenset[str], frozenset[str]], list[Edge]] = {}
+    for edge in old:
+        remaining.setdefault(_edge_key(edge), []).append(edge)
+    changes: list[EdgeChange] = []
+    for edge in new:
+        candidates = remaining.get(_edge_key(edge))
+        if candidates:
+            previous = candidates.pop(0)
+            changes.append(EdgeChange("changed" if _edge_differs(previous, edge) else "same", previous, edge))
+        else:
+            changes.append(EdgeChange("added", None, edge))
+    for leftovers in remaining.values():
+        changes.extend(EdgeChange("removed", edge, None) for edge in leftovers)
+    return changes
+
+
+def _match_failures(old: Iterable[Failure], new: Iterable[Failure]) -> list[FailureChange]:
+    remaining: dict[tuple[frozenset[str], object], list[Failure]] = {}
+    for failure in old:
+        remaining.setdefault(_failure_key(failure), []).append(failure)
+    changes: list[FailureChange] = []
+    for failure in new:
+        candidates = remaining.get(_failure_key(failure))
+        if candidates:
+            previous = candidates.pop(0)
+            differs = condition_lines(previous.condition) != condition_lines(failure.condition)
+            changes.append(FailureChange("changed" if differs else "same", previous, failure))
+        else:
+            changes.append(FailureChange("added", None, failure))
+    for leftovers in remaining.values():
+        changes.extend(FailureChange("removed", failure, None) for failure in leftovers)
+    return changes
+
+
+def flow_nodes(flow: Flow) -> list[str]:
+    """Task and sub-flow names of a flow in the order they first appear."""
+    seen: dict[str, None] = {}
+    for edge in flow.edges:
+        for name in (*edge.from_, *edge.to):
+            seen.setdefault(name, None)
+    for failure in flow.failures:
+        for name in failure.nodes_order or sorted(failure.nodes):
+            seen.setdefault(name, None)
+        if failure.fallback is not True:
+            for name in failure.fallback:
+                seen.setdefault(name, None)
+    return list(seen)
+
+
+_FLOW_OPTION_FIELDS = ("edges", "failures", "name")
+
+
+def _flow_options_changed(old: Flow, new: Flow) -> list[str]:
+    names = [f.name for f in dataclasses.fields(new) if f.name not in _FLOW_OPTION_FIELDS]
+    return sorted(name for name in names if getattr(old, name, None) != getattr(new, name, None))
+
+
+def diff_flow(name: str, old: Flow | None, new: Flow | None) -> FlowDiff:
+    if old is None and new is not None:
+        return FlowDiff(name, "added", nodes_added=flow_nodes(new), edges=_match_edges((), new.edges),
+                        failures=_match_failures((), new.failures))
+    if new is None and old is not None:
+        return FlowDiff(name, "removed", nodes_removed=flow_nodes(old), edges=_match_edges(old.edges, ()),
+                        failures=_match_failures(old.failures, ()))
+    assert old is not None and new is not None
+    old_nodes, new_nodes = flow_nodes(old), flow_nodes(new)
+    diff = FlowDiff(
+        name,
+        "same",
+        nodes_added=[n for n in new_nodes if n not in old_nodes],
+        nodes_removed=[n for n in old_nodes if n not in new_nodes],
+        edges=_match_edges(old.edges, new.edges),
+        failures=_match_failures(old.failures, new.failures),
+        options_changed=_flow_options_changed(old, new),
+    )
+    if diff.nodes_added or diff.nodes_removed or diff.options_changed or any(diff.counts.values()):
+        diff.change = "changed"
+    return diff
+
+
+def diff_configs(old: SystemConfig, new: SystemConfig) -> ConfigDiff:
+    names = list(dict.fromkeys([*new.flows, *old.flows]))
+    return ConfigDiff(
+        flows=[diff_flow(name, old.flows.get(name), new.flows.get(name)) for name in names],
+        tasks=_named(old.tasks, new.tasks),
+        storages=_named(old.storages, new.storages),
+        global_changed=old.global_config != new.global_config,
+    )
+
+
+def _label(*lines: str) -> str:
+    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
+
+
+def _mark(attributes: dict[str, str], change: Change, *, edge: bool = False) -> dict[str, str]:
+    if change == "same":
+        return attributes
+    marked = dict(attributes)
+    marked["color"] = DIFF_COLOURS[change]
+    marked["penwidth"] = "3"
+    if change == "removed":
+        marked["style"] = "dashed" if edge else "filled,dashed"
+    if change == "added" and edge:
+        marked["style"] = "bold"
+    return marked
+
+
+def diff_digraph(
+    diff: FlowDiff,
+    old: SystemConfig,
+    new: SystemConfig,
+    style: Style | Mapping[str, Mapping[str, str]] | None = None,
+) -> graphviz.Digraph:
+    """Both versions of a flow in one graph: added parts green, removed red, changed orange."""
+    styles = merge_style(style)
+    dot = graphviz.Digraph(name=diff.name, graph_attr={**styles["graph"], "bgcolor": "transparent"})
+    ids: dict[tuple[str, str], str] = {}
+
+    def node_id(kind: str, key: str) -> str:
+        return ids.setdefault((kind, key), f"{kind}{len(ids)}")
+
+    new_flow, old_flow = new.flows.get(diff.name), old.flows.get(diff.name)
+    names = list(dict.fromkeys([*(flow_nodes(new_flow) if new_flow else []), *(flow_nodes(old_flow) if old_flow else [])]))
+    for name in names:
+        config = new if (new_flow and name in flow_nodes(new_flow)) else old
+        attributes = dict(styles["flow"] if config.is_flow(name) else styles["task"])
+        change: Change = "added" if name in diff.nodes_added else "removed" if name in diff.nodes_removed else "same"
+        if diff.change in ("added", "removed"):
+            change = diff.change
+        dot.node(node_id("node", name), label=_label(name), **_mark(attributes, change))
+
+    for position, item in enumerate(diff.edges):
+        edge = item.edge
+        kind = "condition_foreach" if edge.foreach is not None else "condition"
+        lines = edge_lines(edge)
+        if item.change == "changed" and item.old is not None:
+            lines = ["changed:", *lines, "was:", *edge_lines(item.old)]
+        condition_id = node_id("edge", str(position))
+        dot.node(condition_id, label=_label(*lines), **_mark(dict(styles[kind]), item.change))
+        edge_style = _mark(dict(styles["edge"]), item.change if item.change != "changed" else "same", edge=True)
+        for source in edge.from_:
+            dot.edge(node_id("node", source), condition_id, **edge_style)
+        for target in edge.to:
+            dot.edge(condition_id, node_id("node", target), **edge_style)
+
+    for position, failure_change in enumerate(diff.failures):
+        failure = failure_change.new or failure_change.old
+        assert failure is not None
+        fallback_style = _mark(dict(styles["fallback_edge"]), failure_change.change, edge=True)
+        if failure_change.change == "added":
+            fallback_style["color"] = DIFF_COLOURS["added"]
+        sources = [node_id("node", name) for name in (failure.nodes_order or tuple(sorted(failure.nodes)))]
+        if not failure.condition_default or failure_change.change == "changed":
+            lines = condition_lines(failure.condition)
+            if failure_change.change == "changed" and failure_change.old is not None:
+                lines = ["changed:", *lines, "was:", *condition_lines(failure_change.old.condition)]
+            condition_id = node_id("failure", str(position))
+            dot.node(condition_id, label=_label(*lines), **_mark(dict(styles["condition"]), failure_change.change))
+            for source in sources:
+                dot.edge(source, condition_id, **fallback_style)
+            sources = [condition_id]
+        if failure.fallback is True:
+            targets = [node_id("fallback_true", str(position))]
+            dot.node(targets[0], label=_label("True"), **styles["fallback_true"])
+        else:
+            targets = [node_id("node", name) for name in failure.fallback]
+        for source in sources:
+            for target in targets:
+                dot.edge(source, target, **fallback_style)
+    return dot

@@ -1,0 +1,330 @@
+"""Flow runs: the list, the run page (live), and the start / cancel / retry / run-again actions.
+
+Every action is a POST behind a confirmation page and its own permission: starting needs
+``add_flowrun``; cancelling, retrying and running again need ``change_flowrun``. Nothing about a
+run is edited through a form: runs change only through the runtime API.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from selinon_django.admin.filters import FlowNameFilter, RevisionFilter, RunKindFilter, StartedBetweenFilter
+from selinon_django.admin.forms import StartFlowForm
+from selinon_django.admin.graphs import run_svg
+from selinon_django.admin.runview import RunSnapshot, pretty_json, run_url, snapshot
+from selinon_django.errors import SelinonDjangoError
+from selinon_django.graph import STATE_COLOURS
+from selinon_django.models import FLOW_FINISHED_STATUSES, ConfigRevision, FlowRun, FlowRunStatus
+
+START_PERMISSION = "selinon_django.add_flowrun"
+STEER_PERMISSION = "selinon_django.change_flowrun"
+
+
+def status_badge(status: str) -> SafeString:
+    return format_html(
+        '<span class="selinon-status selinon-status-{}" style="--selinon-state:{}">{}</span>',
+        status, STATE_COLOURS.get(status, "#999"), status,
+    )
+
+
+@admin.register(FlowRun)
+class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("short_id", "flow_name", "status_label", "revision_number", "parent_link", "creator",
+                    "created_at", "duration_text", "node_total", "node_failed")
+    list_filter = (FlowNameFilter, "status", RevisionFilter, RunKindFilter, StartedBetweenFilter)
+    search_fields = ("id", "flow_name", "node_args")
+    list_select_related = ("revision", "created_by")
+    list_per_page = 50
+    show_full_result_count = False
+    ordering = ("-created_at",)
+    change_list_template = "admin/selinon_django/flowrun/change_list.html"
+    actions = None
+
+    class Media:
+        css = {"all": ("selinon_django/admin.css",)}
+
+    # --- permissions: runs are never edited or deleted through the admin ---
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def can_start(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(START_PERMISSION))
+
+    def can_steer(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(STEER_PERMISSION))
+
+    # --- list ---
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[FlowRun]:
+        return (
+            super().get_queryset(request)
+            .defer("state", "result", "error", "parent", "selective")
+            .annotate(
+                node_total=Count("node_runs"),
+                node_failed=Count("node_runs", filter=Q(node_runs__status="failed")),
+            )
+        )
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # node_args content: its JSON text (icontains casts the JSON to text in SQL)
+        return queryset.filter(Q(id__istartswith=term) | Q(flow_name__icontains=term) | Q(node_args__icontains=term)), False
+
+    @admin.display(description="run", ordering="id")
+    def short_id(self, obj: FlowRun) -> str:
+        return obj.id[:8]
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, obj: FlowRun) -> SafeString:
+        return status_badge(obj.status)
+
+    @admin.display(description="revision", ordering="revision__number")
+    def revision_number(self, obj: FlowRun) -> int:
+        return obj.revision.number
+
+    @admin.display(description="parent")
+    def parent_link(self, obj: FlowRun) -> SafeString:
+        if not obj.parent_run_id:
+            return format_html("{}", "—")
+        return format_html('<a href="{}">{}</a>', run_url(obj.parent_run_id), obj.parent_run_id[:8])
+
+    @admin.display(description="by")
+    def creator(self, obj: FlowRun) -> str:
+        return obj.created_by.get_username() if obj.created_by is not None else "—"
+
+    @admin.display(description="duration")
+    def duration_text(self, obj: FlowRun) -> str:
+        return f"{obj.duration:.2f} s" if obj.duration is not None else "—"
+
+    @admin.display(description="nodes", ordering="node_total")
+    def node_total(self, obj: Any) -> int:
+        return int(obj.node_total)
+
+    @admin.display(description="failed nodes", ordering="node_failed")
+    def node_failed(self, obj: Any) -> int:
+        return int(obj.node_failed)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = {**(extra_context or {}), "can_start": self.can_start(request),
+                   "start_url": reverse("admin:selinon_django_flowrun_start")}
+        return super().changelist_view(request, context)
+
+    # --- the run page ---
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("start/", view(self.start_view), name="selinon_django_flowrun_start"),
+            path("<path:object_id>/live/", view(self.live_view), name="selinon_django_flowrun_live"),
+            path("<path:object_id>/cancel/", view(self.cancel_view), name="selinon_django_flowrun_cancel"),
+            path("<path:object_id>/retry/", view(self.retry_view), name="selinon_django_flowrun_retry"),
+            path("<path:object_id>/rerun/", view(self.rerun_view), name="selinon_django_flowrun_rerun"),
+            *super().get_urls(),
+        ]
+
+    def _run(self, request: HttpRequest, object_id: str) -> FlowRun:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        run = (
+            FlowRun.objects.select_related("revision", "created_by", "parent_run", "root_run")
+            .filter(pk=object_id)
+            .first()
+        )
+        if run is None:
+            raise Http404(f"no flow run {object_id}")
+        return run
+
+    def _fragments(self, request: HttpRequest, snap: RunSnapshot) -> dict[str, str]:
+        config = snap.run.revision.system_config()
+        graph = (
+            run_svg(config, snap.run.flow_name, snap.node_states(), snap.node_attributes())
+            if snap.run.flow_name in config.flows else format_html("<p>{}</p>", "flow not in its revision")
+        )
+        run = snap.run
+        context = {
+            "snap": snap, "run": run, "graph": graph, "colours": STATE_COLOURS,
+            "run_colour": STATE_COLOURS.get(run.status, "#999"), "actions": self._actions(request, run),
+            "node_args_json": pretty_json(run.node_args), "selective_json": pretty_json(run.selective),
+            "result_json": pretty_json(run.result),
+        }
+        names = ("summary", "graph", "timeline", "nodes", "trace")
+        return {
+            name: render_to_string(f"selinon_django/admin/run_{name}.html", context, request=request)
+            for name in names
+        }
+
+    def _actions(self, request: HttpRequest, run: FlowRun) -> list[tuple[str, str]]:
+        if not self.can_steer(request):
+            return []
+        actions: list[tuple[str, str]] = []
+        if run.status not in FLOW_FINISHED_STATUSES:
+            actions.append(("Cancel", reverse("admin:selinon_django_flowrun_cancel", args=[run.pk])))
+        if run.status == FlowRunStatus.FAILED and run.parent_run_id is None:
+            actions.append(("Retry from the failure", reverse("admin:selinon_django_flowrun_retry", args=[run.pk])))
+        if run.status in FLOW_FINISHED_STATUSES:
+            actions.append(("Run again", reverse("admin:selinon_django_flowrun_rerun", args=[run.pk])))
+        return actions
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        run = self._run(request, object_id)
+        snap = snapshot(run)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": run,
+            "title": f"{run.flow_name} run {run.id}",
+            "run": run,
+            "snap": snap,
+            "fragments": self._fragments(request, snap),
+            "live_url": reverse("admin:selinon_django_flowrun_live", args=[run.pk]),
+            "colours": STATE_COLOURS,
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/selinon_django/flowrun/run.html", context)
+
+    def live_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        """Small JSON polled by the run page: statuses always, page parts only when something changed."""
+        run = self._run(request, object_id)
+        snap = snapshot(run)
+        signature = snap.signature
+        data: dict[str, Any] = {
+            "signature": signature,
+            "status": run.status,
+            "finished": run.is_finished,
+            "nodes": [{"name": g.name, "svg_id": g.svg_id, "status": g.status,
+                       "colour": STATE_COLOURS.get(g.status, "#999"), "count": len(g.runs)} for g in snap.groups],
+        }
+        if request.GET.get("since") != signature:
+            data["fragments"] = self._fragments(request, snap)
+        return JsonResponse(data)
+
+    # --- actions ---
+
+    def _confirm(self, request: HttpRequest, run: FlowRun, action: str, explanation: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"{action}: {run.flow_name} run {run.id}?",
+            "run": run,
+            "action": action,
+            "explanation": explanation,
+            "run_url": run_url(run.pk),
+        }
+        return TemplateResponse(request, "admin/selinon_django/flowrun/confirm.html", context)
+
+    def _steer(self, request: HttpRequest, object_id: str) -> FlowRun:
+        run = self._run(request, object_id)
+        if not self.can_steer(request):
+            raise PermissionDenied
+        return run
+
+    def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from selinon_django.runtime.api import cancel_flow
+
+        run = self._steer(request, object_id)
+        if request.method != "POST":
+            return self._confirm(request, run, "Cancel",
+                                 "The run and its sub-flows are revoked; running tasks are terminated.")
+        try:
+            revoked = cancel_flow(run.pk)
+        except SelinonDjangoError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"Cancelled: {revoked} node run(s) revoked.")
+        return HttpResponseRedirect(run_url(run.pk))
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from selinon_django.runtime.api import retry_flow
+
+        run = self._steer(request, object_id)
+        if request.method != "POST":
+            return self._confirm(request, run, "Retry",
+                                 "The failed nodes run again; what succeeded is kept. The same run goes on.")
+        try:
+            retry_flow(run.pk)
+        except SelinonDjangoError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, "Retrying from the failed nodes.")
+        return HttpResponseRedirect(run_url(run.pk))
+
+    def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        run = self._steer(request, object_id)
+        if request.method != "POST":
+            return self._confirm(request, run, "Run again",
+                                 "A new run of the same flow with the same node_args starts on the current revision.")
+        selective = run.selective or {}
+        try:
+            new_id = start_run(run.flow_name, run.node_args, list(selective.get("task_names") or []),
+                               follow_subflows=bool(selective.get("follow_subflows")),
+                               run_subsequent=bool(selective.get("run_subsequent")), user=request.user)
+        except SelinonDjangoError as error:
+            messages.error(request, str(error))
+            return HttpResponseRedirect(run_url(run.pk))
+        messages.success(request, f"Started run {new_id}.")
+        return HttpResponseRedirect(run_url(new_id))
+
+    def start_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.can_start(request):
+            raise PermissionDenied
+        revision = ConfigRevision.objects.current()
+        if revision is None:
+            messages.error(request, "No configuration is loaded yet.")
+            return HttpResponseRedirect(reverse("admin:selinon_django_flowrun_changelist"))
+        config = revision.system_config()
+        initial = {"flow_name": request.GET.get("flow", ""), "node_args": request.GET.get("node_args", "{}")}
+        form = StartFlowForm(request.POST or None, config=config, initial=initial)
+        confirming = False
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            if data["confirmed"]:
+                try:
+                    run_id = start_run(data["flow_name"], data["node_args"], data["selective_tasks"],
+                                       follow_subflows=data["follow_subflows"], run_subsequent=data["run_subsequent"],
+                                       user=request.user)
+                except SelinonDjangoError as error:
+                    form.add_error(None, str(error))
+                else:
+                    messages.success(request, f"Started {data['flow_name']} run {run_id}.")
+                    return HttpResponseRedirect(run_url(run_id))
+            else:
+                confirming = True
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Confirm: start this flow?" if confirming else "Start a flow",
+            "form": form,
+            "confirming": confirming,
+            "revision": revision,
+            "node_args_json": form.node_args_json if confirming else "",
+        }
+        return TemplateResponse(request, "admin/selinon_django/flowrun/start.html", context)
+
+
+def start_run(flow_name: str, node_args: Any, task_names: list[str], *, follow_subflows: bool,
+              run_subsequent: bool, user: Any) -> str:
+    """A plain or selective run on the current revision (the runtime API decides the rest)."""
+    from selinon_django.runtime.api import run_flow, run_flow_selective
+
+    if task_names:
+        return run_flow_selective(flow_name, task_names, node_args, follow_subflows, run_subsequent, created_by=user)
+    return run_flow(flow_name, node_args, created_by=user)
+
+
