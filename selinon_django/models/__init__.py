@@ -50,3 +50,4 @@ __all__ = [
     "TraceEventRecord",
     "empty_state",
 ]
+from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
