@@ -69,7 +69,7 @@ class NodeGroup:
 
     @property
     def svg_id(self) -> str:
-        return f"selinon-node-{self.index}"
+        return f"selinon_node_{self.index}"
 
     @property
     def listed(self) -> list[NodeRun]:
