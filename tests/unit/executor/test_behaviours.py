@@ -1,6 +1,8 @@
 """Engine behaviours end to end: real task classes through ``selinon_execute``, asserting on the report."""
 from __future__ import annotations
 
+import itertools
+
 from tests.unit.executor import tasks
 from tests.unit.executor.conftest import Execute
 
@@ -282,14 +284,14 @@ def test_throttled_task_starts_are_spaced(execute: Execute) -> None:
     run = execute("throttled_tasks", {"results": {"List": {"items": [1, 2, 3]}}})
     assert run.statuses("Throttled") == ["succeeded"] * 3
     starts = run.progress("start  task Throttled")
-    assert [round(b - a, 6) for a, b in zip(starts, starts[1:])] == [5.0, 5.0]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [5.0, 5.0]
 
 
 def test_throttled_flow_starts_are_spaced(execute: Execute) -> None:
     run = execute("throttled_flows", {"items": [1, 2, 3]})
     assert run.status == "succeeded"
     starts = run.progress("start  flow slow_item_flow")
-    assert [round(b - a, 6) for a, b in zip(starts, starts[1:])] == [4.0, 4.0]
+    assert [round(b - a, 6) for a, b in itertools.pairwise(starts)] == [4.0, 4.0]
 
 
 def test_constant_sampling_sets_the_pace(execute: Execute) -> None:
