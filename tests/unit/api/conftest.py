@@ -106,8 +106,8 @@ def make_user(db: None) -> Callable[..., User]:
     def make(*codenames: str, username: str | None = None, superuser: bool = False) -> User:
         name = username or f"user{next(made)}"
         if superuser:
-            return User.objects.create_superuser(name, password="pw")
-        user = User.objects.create_user(name, password="pw")
+            return User.objects.create_superuser(name, password=None)
+        user = User.objects.create_user(name)  # no password: hashing one is slow
         perms = Permission.objects.filter(content_type__app_label="selinon_django", codename__in=codenames)
         assert perms.count() == len(codenames), codenames
         user.user_permissions.add(*perms)

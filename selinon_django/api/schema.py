@@ -1,0 +1,43 @@
+"""The OpenAPI document's settings, shared by the served schema and the committed ``openapi.yaml``.
+
+Regenerate the committed file after changing the API::
+
+    .venv/bin/python manage.py spectacular --custom-settings selinon_django.api.schema.SCHEMA_SETTINGS \\
+        --validate --fail-on-warn --file selinon_django/api/openapi.yaml
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import SpectacularAPIView
+
+#: where the committed schema lives (a test fails when it differs from the generated one)
+COMMITTED_SCHEMA = Path(__file__).resolve().parent / "openapi.yaml"
+
+REGENERATE_COMMAND = (
+    ".venv/bin/python manage.py spectacular --custom-settings selinon_django.api.schema.SCHEMA_SETTINGS "
+    "--validate --fail-on-warn --file selinon_django/api/openapi.yaml"
+)
+
+SCHEMA_SETTINGS: dict[str, Any] = {
+    "TITLE": "selinon_django API",
+    "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Start, watch, cancel and retry Selinon flows; read flows and configuration revisions.\n\n"
+        "Every endpoint needs an authenticated user (`Authorization: Token <key>` or a session) "
+        "holding the Django permission of the action: `selinon_django.view_configrevision` to read "
+        "flows and revisions, `add_configrevision` to load YAML, `view_flowrun` to read runs and node "
+        "runs, `add_flowrun` to start a run, `change_flowrun` to cancel or retry one. Starting runs is "
+        "throttled by the DRF scope `selinon_runs` when `REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']` "
+        "names a rate for it."
+    ),
+}
+
+
+@extend_schema(exclude=True)
+class SchemaView(SpectacularAPIView):
+    """The served schema, with these settings and without an entry for itself."""
+
+    custom_settings = SCHEMA_SETTINGS

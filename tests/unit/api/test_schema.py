@@ -1,0 +1,58 @@
+"""The committed OpenAPI schema is the generated one; the served schema and docs need a login."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from django.contrib.auth.models import User
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from selinon_django.api.schema import COMMITTED_SCHEMA, REGENERATE_COMMAND
+
+
+def test_committed_schema_matches_the_generated_one(tmp_path: Path) -> None:
+    generated = tmp_path / "openapi.yaml"
+    call_command(
+        "spectacular", "--custom-settings", "selinon_django.api.schema.SCHEMA_SETTINGS",
+        "--validate", "--fail-on-warn", "--file", str(generated),
+    )
+    if generated.read_text() != COMMITTED_SCHEMA.read_text():
+        pytest.fail(
+            f"{COMMITTED_SCHEMA} is out of date with the API. Regenerate it from the checkout root with\n"
+            f"    {REGENERATE_COMMAND}\nreview the diff and commit it."
+        )
+
+
+def test_committed_schema_describes_every_endpoint() -> None:
+    schema = yaml.safe_load(COMMITTED_SCHEMA.read_text())
+    assert set(schema["paths"]) == {
+        "/api/flows/", "/api/flows/{name}/", "/api/flows/{name}/graph/",
+        "/api/revisions/", "/api/revisions/{number}/", "/api/revisions/{number}/diff/",
+        "/api/runs/", "/api/runs/{id}/", "/api/runs/{id}/cancel/", "/api/runs/{id}/retry/",
+        "/api/runs/{id}/trace/", "/api/runs/{id}/graph/", "/api/node-runs/{id}/",
+    }
+    assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
+    run_list = {p["name"] for p in schema["paths"]["/api/runs/"]["get"]["parameters"]}
+    assert {"flow", "status", "revision", "parent", "top_level", "created_after", "created_before",
+            "started_after", "started_before", "page", "page_size", "ordering"} <= run_list
+    created = schema["paths"]["/api/runs/"]["post"]["responses"]
+    assert "201" in created and "400" in created
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+def test_schema_and_docs_need_a_login(path: str, make_user: Callable[..., User],
+                                      client_for: Callable[[User | None], APIClient]) -> None:
+    assert APIClient().get(path).status_code == 401
+    response = client_for(make_user()).get(path)
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db
+def test_served_schema_is_the_committed_one(make_user: Callable[..., User],
+                                            client_for: Callable[[User | None], APIClient]) -> None:
+    served = client_for(make_user()).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi")
+    assert yaml.safe_load(served.content) == yaml.safe_load(COMMITTED_SCHEMA.read_text())
