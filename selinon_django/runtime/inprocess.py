@@ -142,7 +142,7 @@ class ExecutionResult:
     report: dict[str, Any]
     #: simulated seconds from the first step to the last event
     elapsed: float
-    #: node instances in the whole tree, by kind and status (for the summary)
+    #: node instances in the whole tree by ``"<kind> <status>"`` (for the summary)
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -346,7 +346,7 @@ def _marks(node: NodeRecord) -> str:
 def _count_nodes(report: Mapping[str, Any]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for node in report["nodes"]:
-        key = f"{node['kind']}s {node['status']}"
+        key = f"{node['kind']} {node['status']}"
         counts[key] = counts.get(key, 0) + 1
         if "run" in node:
             for key, value in _count_nodes(node["run"]).items():

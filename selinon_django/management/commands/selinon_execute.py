@@ -206,7 +206,7 @@ class Command(BaseCommand):
 
     def _summary(self, result: Any, report_path: str | None) -> None:
         record = result.record
-        counts = ", ".join(f"{n} {what}" for what, n in sorted(result.counts.items())) or "no nodes"
+        counts = ", ".join(_plural(n, what) for what, n in sorted(result.counts.items())) or "no nodes"
         line = f"{record.flow} {record.id} {record.status} after {result.elapsed:.3f} s (simulated): {counts}"
         style = self.style.SUCCESS if result.succeeded else self.style.ERROR
         self.stdout.write(style(line))
@@ -214,6 +214,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  failed: {name} {node_id}: {error}")
         if report_path:
             self.stdout.write(f"Report written to {report_path}")
+
+
+def _plural(count: int, kind_status: str) -> str:
+    kind, _, status = kind_status.partition(" ")
+    return f"{count} {kind}{'' if count == 1 else 's'} {status}"
 
 
 def _revision_config(revision: Any) -> SystemConfig:

@@ -164,3 +164,17 @@ def test_selective_command_line_on_the_demo(tmp_path: Path) -> None:
     run = demo("license_review", DJANGO, tmp_path, "--selective-task-names", "ClassifyLicense")
     assert run.status == "succeeded"
     assert run.names() == ["FetchLicenseText", "ClassifyLicense"]
+
+
+def test_the_configured_tracer_sees_dispatcher_and_task_events(tmp_path: Path) -> None:
+    from demo_project.tasks import tracing
+
+    tracing.clear()
+    run = demo("feature_retry", DJANGO, tmp_path)
+    assert run.report is not None
+    events = tracing.recorded_events()
+    names = [name for name, _ in events]
+    for expected in ("FLOW_START", "TASK_SCHEDULE", "TASK_START", "TASK_RETRY", "TASK_END", "FLOW_END"):
+        assert expected in names
+    flow_ends = [details for name, details in events if name == "FLOW_END"]
+    assert any(details.get("dispatcher_id") == run.report["id"] for details in flow_ends)
