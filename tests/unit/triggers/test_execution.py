@@ -31,7 +31,7 @@ def test_success_cascades_across_three_levels(drain: Callable[[], list[str]]) ->
     assert drain() == ["succeeded"] * 3
     assert instance("level3").result == {"n": 4, "after": "level2"}
     cascades = FiredTrigger.objects.filter(source="cascade").order_by("fired_at", "id")
-    assert [(f.name, f.kwargs["n"], f.cascade_of.name) for f in cascades] == [
+    assert [(f.name, f.kwargs["n"], f.cascade_of.name if f.cascade_of else None) for f in cascades] == [
         ("level1", 2, "level1"), ("level2", 3, "level2"), ("level3", 4, "level3"),
     ]
 

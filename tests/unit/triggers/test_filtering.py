@@ -29,7 +29,7 @@ def test_converts_formats_and_keeps_only_declared_fields() -> None:
         "amount": {"type": "string", "format": "decimal"},
     }})
     assert out == {"paid": {
-        "on": dt.datetime(2024, 2, 29, 10, 0, tzinfo=dt.timezone.utc),
+        "on": dt.datetime(2024, 2, 29, 10, 0, tzinfo=dt.UTC),
         "id": uuid.UUID("5f0c6f53-8a4a-4b1b-9d0e-1f7c8b6a0c11"),
         "amount": decimal.Decimal("10.50"),
     }}
