@@ -98,6 +98,7 @@ class SelinonAPIView(viewsets.GenericViewSet):  # type: ignore[type-arg]
 
     authentication_classes = AUTHENTICATION
     permission_classes = (ActionPermission,)
+    http_method_names = ("get", "post", "head", "options")
     pagination_class = SelinonPagination
     action_permissions: Mapping[str, tuple[str, ...]] = {}
 
@@ -409,8 +410,9 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
         return Response({"id": run.pk, "status": run.status, "detail": "retrying from the failed nodes"})
 
     @extend_schema(summary="Trace events of the run, oldest first", responses={200: TraceEventSerializer(many=True)})
-    @action(detail=True, filter_backends=())
-    def trace(self, request: Request, pk: str) -> Response:
+    # not named ``trace``: Django would dispatch the HTTP TRACE method to it
+    @action(detail=True, url_path="trace", url_name="trace", filter_backends=())
+    def trace_events(self, request: Request, pk: str) -> Response:
         run = self.get_object()
         events = TraceEventRecord.objects.filter(flow_run=run).order_by("created_at", "id")
         page = self.paginate_queryset(events)
