@@ -33,7 +33,8 @@ class RunFilterParameters(serializers.Serializer[dict[str, Any]]):
     flow = serializers.CharField(required=False, max_length=255)
     status = _StatusList(required=False)
     revision = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
-    parent = serializers.CharField(required=False, max_length=255)
+    # DRF pops declared fields off the class, so this does not shadow Field.parent at run time
+    parent = serializers.CharField(required=False, max_length=255)  # type: ignore[assignment]
     top_level = serializers.BooleanField(required=False, allow_null=True, default=None)
     created_after = serializers.DateTimeField(required=False)
     created_before = serializers.DateTimeField(required=False)
@@ -51,7 +52,7 @@ _PARAMETERS: dict[str, tuple[str, dict[str, Any], str]] = {
     ),
     "revision": ("revision__number", {"type": "integer", "minimum": 1}, "Runs pinned to this configuration revision."),
     "parent": ("parent_run_id", {"type": "string"}, "Sub-flow runs started by this run."),
-    "top_level": ("parent_run__isnull", {"type": "boolean"}, "true: only runs started by a user; false: only sub-flows."),
+    "top_level": ("parent_run__isnull", {"type": "boolean"}, "true: runs started by a user; false: sub-flows."),
     "created_after": ("created_at__gte", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601)."),
     "created_before": ("created_at__lt", {"type": "string", "format": "date-time"}, "Created before (ISO 8601)."),
     "started_after": ("started_at__gte", {"type": "string", "format": "date-time"}, "Started at or after (ISO 8601)."),

@@ -12,7 +12,7 @@ from rest_framework.renderers import BaseRenderer
 
 
 class GraphRenderer(BaseRenderer):
-    charset = None
+    charset: str | None = None
     render_style = "binary"
 
     def render(self, data: Any, accepted_media_type: str | None = None,

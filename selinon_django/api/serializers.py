@@ -7,6 +7,7 @@ describes them exactly.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -67,7 +68,7 @@ def _condition_text(default: bool, condition: Any) -> str:
 def flow_detail(revision: ConfigRevision, config: SystemConfig, name: str, options: Any, url: str) -> dict[str, Any]:
     """The detail of flow ``name``: nodes, edges and failures with their conditions."""
     flow = config.flows[name]
-    written = next(
+    written: dict[str, Any] = next(
         (f for f in revision.normalised.get("flow-definitions", []) if f.get("name") == name), {}
     )
     written_edges = written.get("edges", [])
@@ -146,7 +147,7 @@ class RevisionDetailSerializer(RevisionSerializer):
     flows = serializers.SerializerMethodField()
 
     class Meta(RevisionSerializer.Meta):
-        fields = (*RevisionSerializer.Meta.fields, "tasks", "storages", "flows", "sources")
+        fields = (*RevisionSerializer.Meta.fields, "tasks", "storages", "flows", "sources")  # type: ignore[assignment]
 
     def _names(self, revision: ConfigRevision, key: str) -> list[str]:
         return sorted(str(item["name"]) for item in revision.normalised.get(key, []))
@@ -190,13 +191,14 @@ class RevisionUploadResultSerializer(serializers.Serializer[dict[str, Any]]):
 
 class ConfigIssueSerializer(serializers.Serializer[dict[str, Any]]):
     file = serializers.CharField(allow_blank=True)
-    path = serializers.CharField(allow_blank=True, help_text="Key path inside the file, e.g. flow-definitions[0].edges[1].")
+    path = serializers.CharField(allow_blank=True,
+                                 help_text="Key path inside the file, e.g. flow-definitions[0].edges[1].")
     message = serializers.CharField()
 
 
 class ConfigErrorSerializer(serializers.Serializer[dict[str, Any]]):
     detail = serializers.CharField()
-    errors = ConfigIssueSerializer(many=True)
+    errors = ConfigIssueSerializer(many=True)  # type: ignore[assignment]  # a declared field, popped by DRF
 
 
 class NamedChangesSerializer(serializers.Serializer[dict[str, Any]]):
@@ -231,7 +233,7 @@ class RevisionDiffSerializer(serializers.Serializer[dict[str, Any]]):
 # --- runs --------------------------------------------------------------------------------------
 
 
-def _absolute(context: dict[str, Any], path: str) -> str:
+def _absolute(context: Mapping[str, Any], path: str) -> str:
     request = context.get("request")
     return request.build_absolute_uri(path) if request is not None else path
 
@@ -325,7 +327,7 @@ class ReportNodeSerializer(serializers.Serializer[dict[str, Any]]):
     kind = serializers.ChoiceField(choices=["task", "flow"])
     id = serializers.CharField()
     status = serializers.CharField()
-    parent = serializers.JSONField(allow_null=True)
+    parent = serializers.JSONField(allow_null=True)  # type: ignore[assignment]  # a declared field, popped by DRF
     node_args = serializers.JSONField(required=False, allow_null=True)
     attempts = serializers.IntegerField(required=False)
     result = serializers.JSONField(required=False, allow_null=True)

@@ -7,7 +7,7 @@ lists in ``action_permissions``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -24,7 +24,6 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from selinon_django.api.diff import revision_diff
 from selinon_django.api.filters import RunFilterBackend
@@ -93,7 +92,7 @@ class Conflict(APIException):
 AUTHENTICATION = (TokenAuthentication, SessionAuthentication)
 
 
-class SelinonAPIView(viewsets.GenericViewSet):  # type: ignore[type-arg]
+class SelinonAPIView(viewsets.GenericViewSet):
     """Authentication, permissions and pagination shared by every viewset of the API."""
 
     authentication_classes = AUTHENTICATION
@@ -131,7 +130,7 @@ class FlowViewSet(SelinonAPIView):
 
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
-    pagination_class = None
+    pagination_class = None  # type: ignore[assignment]  # a handful of flows: no pages
     serializer_class = FlowSerializer
     action_permissions = {"default": (VIEW_CONFIGURATION,)}
 
@@ -153,7 +152,7 @@ class FlowViewSet(SelinonAPIView):
              "url": self._url(row.name)}
             for row in rows
         ]
-        return Response(FlowSerializer(data, many=True).data)
+        return Response(FlowSerializer(data, many=True).data)  # type: ignore[arg-type]
 
     @extend_schema(summary="A flow with its nodes, edges, conditions and failures",
                    responses={200: FlowDetailSerializer})
@@ -201,7 +200,7 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonA
         return RevisionSerializer
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         current = ConfigRevision.objects.order_by("-number").values_list("number", flat=True).first()
         context["current_number"] = current
         return context
@@ -245,7 +244,7 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonA
 
         dry_run = upload.validated_data["dry_run"]
         revision, created = load_revision(
-            config, created_by=request.user, comment=upload.validated_data["comment"], dry_run=dry_run
+            config, created_by=cast(Any, request.user), comment=upload.validated_data["comment"], dry_run=dry_run
         )
         context = self.get_serializer_context()
         body = {
@@ -297,6 +296,7 @@ def _config_errors(issues: list[ConfigIssue]) -> Response:
 
 
 def _node_urls(report: dict[str, Any], request: Request) -> dict[str, Any]:
+    """Link each task node of the report (and of its sub-flow reports) to its node-run detail."""
     for node in report.get("nodes", []):
         if node.get("kind") == "task":
             node["url"] = request.build_absolute_uri(reverse("selinon-node-run-detail", args=[node["id"]]))
@@ -328,7 +328,7 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
         return restrict_runs(queryset, self.request.user)
 
     def get_throttles(self) -> list[Any]:
-        throttles = [throttle() for throttle in api_settings.DEFAULT_THROTTLE_CLASSES]
+        throttles = list(super().get_throttles())
         if self.action == "create":
             throttles.append(RunStartThrottle())
         return throttles
