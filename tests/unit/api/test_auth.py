@@ -131,3 +131,13 @@ def test_session_authentication_with_csrf(world: FlowRun, make_user: Callable[..
     # a session may not POST without the CSRF token (what protects a logged-in browser)
     assert client.post("/api/runs/", {"flow_name": "other"}, format="json").status_code == 403
     assert FlowRun.objects.count() == 1
+
+
+def test_own_runs_only_setting_is_type_checked() -> None:
+    from selinon_django.checks import check_settings
+
+    with override_settings(SELINON_DJANGO={"API_RUNS_OWN_ONLY": "yes"}):
+        errors = [e for e in check_settings() if "API_RUNS_OWN_ONLY" in e.msg]
+    assert [e.id for e in errors] == ["selinon_django.E003"]
+    with override_settings(SELINON_DJANGO={"API_RUNS_OWN_ONLY": True}):
+        assert not [e for e in check_settings() if "API_RUNS_OWN_ONLY" in e.msg]
