@@ -178,7 +178,7 @@ def snapshot(run: FlowRun) -> RunSnapshot:
     """
     nodes = list(NodeRun.objects.filter(flow_run=run).order_by("created_at", "id"))
     children = {child.id: child for child in FlowRun.objects.filter(parent_run=run).only(
-        "id", "status", "flow_name", "parent_node_id", "updated_at", "created_at", "finished_at")}
+        "id", "status", "flow_name", "parent_node_id", "updated_at", "created_at", "started_at", "finished_at")}
     trace = list(TraceEventRecord.objects.filter(flow_run=run).order_by("created_at", "id")[:MAX_TRACE_EVENTS])
 
     config = run.revision.system_config()
@@ -202,8 +202,12 @@ def snapshot(run: FlowRun) -> RunSnapshot:
         node.result_json = pretty_json(node.result)  # type: ignore[attr-defined]
         # a sub-flow node's status follows its child run when the child is newer
         child = children.get(node.id)
-        if child is not None and child.is_finished and not node.is_finished:
-            node.status = child.status
+        if child is not None:
+            if child.is_finished and not node.is_finished:
+                node.status = child.status
+            # a sub-flow node runs while its child run does (for the timeline)
+            node.started_at = node.started_at or child.started_at
+            node.finished_at = node.finished_at or child.finished_at
         by_name.setdefault(node.name, []).append(node)
     for name in by_name:
         order.setdefault(name, len(order))
