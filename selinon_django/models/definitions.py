@@ -8,6 +8,7 @@ once, with the revision, and never change.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 
+from selinon_django.config.model import SourceFile
 from selinon_django.models.immutable import ImmutableModel
 
 if TYPE_CHECKING:
@@ -90,6 +92,13 @@ class ConfigRevision(ImmutableModel):
                 return cached
         config = config_from_normalised(self.normalised)
         if self.pk is not None:
+            # The source paths are where relative ``output_schema`` paths are looked up, as they
+            # are for a configuration read from files.
+            sources = tuple(
+                SourceFile(path=source.path, role=source.role, text=source.text)  # type: ignore[arg-type]
+                for source in self.sources.order_by("order")
+            )
+            config = dataclasses.replace(config, sources=sources)
             with _CONFIG_CACHE_LOCK:
                 _CONFIG_CACHE[key] = config
                 while len(_CONFIG_CACHE) > _CONFIG_CACHE_SIZE:
