@@ -65,27 +65,35 @@ def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-def test_task_after_two_triggers_fired_concurrently_runs_once(live_workers: Any, var_dir: str) -> None:
+@pytest.mark.parametrize("configured_in", ["python", "yaml"])
+def test_task_after_two_triggers_fired_concurrently_runs_once(
+    live_workers: Any, var_dir: str, load_flows: Any, configured_in: str
+) -> None:
+    """Python: sessions exist before the fires; YAML: the concurrent fires also create the session."""
     from selinon_django.models.triggers import FiredTrigger
     from selinon_django.triggers.manager import fire, update_configuration
     from tests.integration.trigger_tasks import run_count
 
-    sessions = [f"concurrent-{i}" for i in range(6)]
-    for session in sessions:
-        update_configuration(session, {"t": {"after": ["first", "second"], "run": f"{TASKS}.CountRuns"}})
+    sessions = [f"concurrent-{configured_in}-{i}" for i in range(6)]
+    name = "t" if configured_in == "python" else "t_collect"
+    if configured_in == "python":
+        for session in sessions:
+            update_configuration(session, {"t": {"after": ["first", "second"], "run": f"{TASKS}.CountRuns"}})
+    else:
+        load_flows(TRIGGER_FLOWS, [])  # t_collect: after [first, second]
     calls: list[Callable[[], Any]] = []
     for index, session in enumerate(sessions):
         order = ("first", "second") if index % 2 else ("second", "first")
-        for name in order * 2:  # each trigger fired twice, all at the same moment
-            calls.append(functools.partial(fire, session, name, {"from": name}))
+        for trigger in order * 2:  # each trigger fired twice, all at the same moment
+            calls.append(functools.partial(fire, session, trigger, {"from": trigger}))
     results = run_concurrently(calls)
     assert not [r for r in results if isinstance(r, BaseException)], results
-    assert sorted(n for r in results for n in r) == ["t"] * len(sessions)  # one fire per session scheduled it
+    assert sorted(n for r in results for n in r) == [name] * len(sessions)  # one fire per session scheduled it
     for session in sessions:
-        instance = wait_instances(session, {"t"}, live_workers)["t"]
+        instance = wait_instances(session, {name}, live_workers)[name]
         assert (instance.status, instance.attempts) == ("succeeded", 1)
         assert instance.result == {"seen": {"first": {"from": "first"}, "second": {"from": "second"}}}
-        assert run_count(session, "t") == 1
+        assert run_count(session, name) == 1
         assert FiredTrigger.objects.filter(session__key=session).count() == 4 + 1  # + the cascade
 
 
