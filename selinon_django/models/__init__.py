@@ -51,3 +51,4 @@ __all__ = [
     "empty_state",
 ]
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
+from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401,E402
