@@ -50,5 +50,5 @@ __all__ = [
     "TraceEventRecord",
     "empty_state",
 ]
+from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
-from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401,E402
