@@ -56,6 +56,10 @@ class FlowMigrationRecord(ImmutableModel):
     to_revision = models.ForeignKey(
         ConfigRevision, null=True, blank=True, on_delete=models.PROTECT, related_name="migrations_to"
     )
+    #: content hashes of the two configurations: a migration generated from files before they
+    #: were loaded finds its revisions by hash once they are
+    from_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
+    to_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     #: Selinon's ``N.json`` content: ``{migration: {flow: ...}, tainted_flow_strategy, _meta?}``
     content = models.JSONField(editable=False)
     tainted_flow_strategy = models.CharField(
