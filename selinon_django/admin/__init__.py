@@ -3,6 +3,7 @@
 Importing the modules registers their ModelAdmins: definitions (read-only), revisions (with the
 upload and diff pages) and runs (with the live run page and its actions).
 """
+
 from selinon_django.admin import definitions, revisions, runs
 
 __all__ = ["definitions", "revisions", "runs"]

@@ -1,4 +1,5 @@
 """Flows, tasks and storages of the revisions: read-only, a flow page shows its graph."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -69,8 +70,10 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowDefinition]:
-        return super().get_queryset(request).annotate(
-            edge_count=Count("edges", distinct=True), failure_count=Count("failures", distinct=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(edge_count=Count("edges", distinct=True), failure_count=Count("failures", distinct=True))
         )
 
     @admin.display(description="revision", ordering="revision__number")
@@ -102,9 +105,24 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><pre class='selinon-code'>{}</pre></td></tr>",
             (
-                (edge.index, ", ".join(edge.from_nodes) or "(start)", ", ".join(edge.to_nodes),
-                 pretty_json({k: v for k, v in {"condition": edge.condition, "foreach": edge.foreach,
-                                                 "selective": edge.selective}.items() if v}) if (edge.condition or edge.foreach or edge.selective) else "")
+                (
+                    edge.index,
+                    ", ".join(edge.from_nodes) or "(start)",
+                    ", ".join(edge.to_nodes),
+                    pretty_json(
+                        {
+                            k: v
+                            for k, v in {
+                                "condition": edge.condition,
+                                "foreach": edge.foreach,
+                                "selective": edge.selective,
+                            }.items()
+                            if v
+                        }
+                    )
+                    if (edge.condition or edge.foreach or edge.selective)
+                    else "",
+                )
                 for edge in obj.edges.all()
             ),
         )
@@ -122,8 +140,14 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((", ".join(f.nodes), "True" if f.fallback is True else ", ".join(f.fallback),
-              pretty_json(f.condition) if f.condition else "") for f in failures),
+            (
+                (
+                    ", ".join(f.nodes),
+                    "True" if f.fallback is True else ", ".join(f.fallback),
+                    pretty_json(f.condition) if f.condition else "",
+                )
+                for f in failures
+            ),
         )
         return format_html(
             '<div class="selinon-scroll"><table class="selinon-table"><thead><tr><th>nodes</th><th>fallback</th>'

@@ -4,6 +4,7 @@ Edges have no name, so an edge of the old flow and one of the new flow are "the 
 they join the same nodes (from and to as sets); the same edge with another condition, foreach or
 selective part is *changed*. Pure Python: the admin view passes in two loaded configurations.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,9 +57,10 @@ class FlowDiff:
     @property
     def counts(self) -> dict[str, int]:
         counts = {"added": 0, "removed": 0, "changed": 0}
-        for item in (*self.edges, *self.failures):
-            if item.change in counts:
-                counts[item.change] += 1
+        changes: list[Change] = [item.change for item in self.edges] + [item.change for item in self.failures]
+        for change in changes:
+            if change in counts:
+                counts[change] += 1
         return counts
 
 
@@ -171,11 +173,21 @@ def _flow_options_changed(old: Flow, new: Flow) -> list[str]:
 
 def diff_flow(name: str, old: Flow | None, new: Flow | None) -> FlowDiff:
     if old is None and new is not None:
-        return FlowDiff(name, "added", nodes_added=flow_nodes(new), edges=_match_edges((), new.edges),
-                        failures=_match_failures((), new.failures))
+        return FlowDiff(
+            name,
+            "added",
+            nodes_added=flow_nodes(new),
+            edges=_match_edges((), new.edges),
+            failures=_match_failures((), new.failures),
+        )
     if new is None and old is not None:
-        return FlowDiff(name, "removed", nodes_removed=flow_nodes(old), edges=_match_edges(old.edges, ()),
-                        failures=_match_failures(old.failures, ()))
+        return FlowDiff(
+            name,
+            "removed",
+            nodes_removed=flow_nodes(old),
+            edges=_match_edges(old.edges, ()),
+            failures=_match_failures(old.failures, ()),
+        )
     assert old is not None and new is not None
     old_nodes, new_nodes = flow_nodes(old), flow_nodes(new)
     diff = FlowDiff(
@@ -234,7 +246,9 @@ def diff_digraph(
         return ids.setdefault((kind, key), f"{kind}{len(ids)}")
 
     new_flow, old_flow = new.flows.get(diff.name), old.flows.get(diff.name)
-    names = list(dict.fromkeys([*(flow_nodes(new_flow) if new_flow else []), *(flow_nodes(old_flow) if old_flow else [])]))
+    names = list(
+        dict.fromkeys([*(flow_nodes(new_flow) if new_flow else []), *(flow_nodes(old_flow) if old_flow else [])])
+    )
     for name in names:
         config = new if (new_flow and name in flow_nodes(new_flow)) else old
         attributes = dict(styles["flow"] if config.is_flow(name) else styles["task"])

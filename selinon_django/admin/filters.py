@@ -1,4 +1,5 @@
 """List filters of the runs page: flow, revision, top-level or sub-flow, and a date range."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -32,7 +33,9 @@ class RevisionFilter(admin.SimpleListFilter):
     parameter_name = "revision"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(str(number), f"revision {number}") for number in ConfigRevision.objects.values_list("number", flat=True)]
+        return [
+            (str(number), f"revision {number}") for number in ConfigRevision.objects.values_list("number", flat=True)
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
@@ -89,7 +92,7 @@ class StartedBetweenFilter(admin.ListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return list(self.parameters)
 
     def choices(self, changelist: Any) -> Iterator[dict[str, Any]]:

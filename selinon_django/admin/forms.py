@@ -1,4 +1,5 @@
 """Forms of the admin's actions: start a flow, upload a configuration."""
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,9 @@ class StartFlowForm(forms.Form):
     def __init__(self, *args: Any, config: SystemConfig, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.config = config
-        self.fields["flow_name"].choices = [(name, name) for name in sorted(config.flows)]
+        flow_field = self.fields["flow_name"]
+        assert isinstance(flow_field, forms.ChoiceField)
+        flow_field.choices = [(name, name) for name in sorted(config.flows)]
 
     def clean_node_args(self) -> Any:
         text = (self.cleaned_data.get("node_args") or "").strip()
@@ -47,7 +50,9 @@ class StartFlowForm(forms.Form):
         try:
             return json.loads(text)
         except json.JSONDecodeError as error:
-            raise forms.ValidationError(f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})") from None
+            raise forms.ValidationError(
+                f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+            ) from None
 
     def clean_selective_tasks(self) -> list[str]:
         names = [name for name in re.split(r"[\s,]+", self.cleaned_data.get("selective_tasks") or "") if name]
@@ -79,8 +84,11 @@ class MultipleFileField(forms.FileField):
 
 class UploadConfigForm(forms.Form):
     nodes = forms.FileField(label="Nodes file (nodes.yaml)")
-    flows = MultipleFileField(label="Flow files", required=False,
-                              help_text="One or more flow YAML files; none if the nodes file holds the flows.")
+    flows = MultipleFileField(
+        label="Flow files",
+        required=False,
+        help_text="One or more flow YAML files; none if the nodes file holds the flows.",
+    )
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
 

@@ -4,6 +4,7 @@ Definition graphs never change (revisions are immutable), so they are kept per p
 graph changes with its node states and is drawn on demand. When ``dot`` is missing or graphs are
 off the page shows why instead of failing.
 """
+
 from __future__ import annotations
 
 import re
@@ -34,7 +35,9 @@ def svg_markup(digraph: graphviz.Digraph) -> SafeString:
     svg = _PROLOGUE.sub("", svg, count=1)
     # Keep the natural size as a maximum; CSS lets it shrink on a narrow screen.
     svg = _SIZE.sub(
-        lambda m: f'<svg class="selinon-svg" style="max-width:{m.group(1)}pt" width="{m.group(1)}pt" height="{m.group(2)}pt"',
+        lambda m: (
+            f'<svg class="selinon-svg" style="max-width:{m.group(1)}pt" width="{m.group(1)}pt" height="{m.group(2)}pt"'
+        ),
         svg,
         count=1,
     )

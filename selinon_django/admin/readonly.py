@@ -1,4 +1,5 @@
 """Definitions are written only by loading a revision, so their admin pages only show."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,7 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     """No add, change or delete for anyone (superusers included): rows are immutable."""
 
     class Media:

@@ -1,7 +1,8 @@
 """Configuration revisions: the list, one revision with its YAML, the upload and the diff pages."""
+
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -33,11 +34,13 @@ from selinon_django.revisions import load_revision
 
 
 def _count(model: Any) -> Coalesce:
-    counts = model.objects.filter(revision=OuterRef("pk")).order_by().values("revision").annotate(n=Count("pk")).values("n")
+    counts = (
+        model.objects.filter(revision=OuterRef("pk")).order_by().values("revision").annotate(n=Count("pk")).values("n")
+    )
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
 
-class ConfigSourceInline(admin.StackedInline):  # type: ignore[type-arg]
+class ConfigSourceInline(admin.StackedInline):
     model = ConfigSource
     extra = 0
     can_delete = False
@@ -70,8 +73,10 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConfigRevision]:
         newest = ConfigRevision.objects.order_by("-number").values("number")[:1]
-        return super().get_queryset(request).annotate(
-            flow_count=_count(FlowDefinition), task_count=_count(TaskDefinition), newest=Subquery(newest)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(flow_count=_count(FlowDefinition), task_count=_count(TaskDefinition), newest=Subquery(newest))
         )
 
     @admin.display(description="loaded by")
@@ -109,7 +114,9 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
     def flow_links(self, obj: ConfigRevision) -> SafeString:
         base = reverse("admin:selinon_django_flowdefinition_change", args=["0"]).rsplit("/0/", 1)[0]
         rows = obj.flows.order_by("name").values_list("pk", "name")
-        return format_html_join(" ", '<a class="selinon-chip" href="{}/{}/change/">{}</a>', ((base, pk, name) for pk, name in rows))
+        return format_html_join(
+            " ", '<a class="selinon-chip" href="{}/{}/change/">{}</a>', ((base, pk, name) for pk, name in rows)
+        )
 
     @admin.display(description="changes")
     def diff_link(self, obj: ConfigRevision) -> SafeString:
@@ -117,7 +124,13 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
         if previous is None:
             return format_html("{}", "the first revision")
         url = reverse("admin:selinon_django_configrevision_diff")
-        return format_html('<a href="{}?old={}&amp;new={}">compare with revision {}</a>', url, previous.number, obj.number, previous.number)
+        return format_html(
+            '<a href="{}?old={}&amp;new={}">compare with revision {}</a>',
+            url,
+            previous.number,
+            obj.number,
+            previous.number,
+        )
 
     # --- extra pages ---
 
@@ -141,8 +154,12 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
         form = UploadConfigForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                sources = [SourceFile(form.cleaned_data["nodes"].name, "nodes", read_upload(form.cleaned_data["nodes"]))]
-                sources += [SourceFile(upload.name, "flows", read_upload(upload)) for upload in form.cleaned_data["flows"]]
+                sources = [
+                    SourceFile(form.cleaned_data["nodes"].name, "nodes", read_upload(form.cleaned_data["nodes"]))
+                ]
+                sources += [
+                    SourceFile(upload.name, "flows", read_upload(upload)) for upload in form.cleaned_data["flows"]
+                ]
             except forms.ValidationError as error:
                 form.add_error(None, error)
             else:
@@ -154,13 +171,17 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
                     issues = disallowed_imports(config, selinon_settings().IMPORT_PREFIXES)
                     if not issues:
                         revision, created = load_revision(
-                            config, created_by=request.user, comment=form.cleaned_data["comment"] or "uploaded in the admin"
+                            config,
+                            created_by=cast(Any, request.user),
+                            comment=form.cleaned_data["comment"] or "uploaded in the admin",
                         )
                         if created:
                             messages.success(request, f"Loaded {revision}.")
                         else:
                             messages.info(request, f"Nothing changed: the upload equals the current {revision}.")
-                        return HttpResponseRedirect(reverse("admin:selinon_django_configrevision_change", args=[revision.pk]))
+                        return HttpResponseRedirect(
+                            reverse("admin:selinon_django_configrevision_change", args=[revision.pk])
+                        )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -197,8 +218,7 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
                 new=new,
                 diff=diff,
                 flow_graphs=[
-                    (flow, svg_markup(diff_digraph(flow, old_config, new_config, style)))
-                    for flow in diff.changed_flows
+                    (flow, svg_markup(diff_digraph(flow, old_config, new_config, style))) for flow in diff.changed_flows
                 ],
                 policy=selinon_settings().MIGRATION_POLICY,
             )

@@ -4,6 +4,7 @@ Every action is a POST behind a confirmation page and its own permission: starti
 ``add_flowrun``; cancelling, retrying and running again need ``change_flowrun``. Nothing about a
 run is edited through a form: runs change only through the runtime API.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,14 +34,26 @@ STEER_PERMISSION = "selinon_django.change_flowrun"
 def status_badge(status: str) -> SafeString:
     return format_html(
         '<span class="selinon-status selinon-status-{}" style="--selinon-state:{}">{}</span>',
-        status, STATE_COLOURS.get(status, "#999"), status,
+        status,
+        STATE_COLOURS.get(status, "#999"),
+        status,
     )
 
 
 @admin.register(FlowRun)
-class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("short_id", "flow_name", "status_label", "revision_number", "parent_link", "creator",
-                    "created_at", "duration_text", "node_total", "node_failed")
+class FlowRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "short_id",
+        "flow_name",
+        "status_label",
+        "revision_number",
+        "parent_link",
+        "creator",
+        "created_at",
+        "duration_text",
+        "node_total",
+        "node_failed",
+    )
     list_filter = (FlowNameFilter, "status", RevisionFilter, RunKindFilter, StartedBetweenFilter)
     search_fields = ("id", "flow_name", "node_args")
     list_select_related = ("revision", "created_by")
@@ -71,7 +84,8 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowRun]:
         return (
-            super().get_queryset(request)
+            super()
+            .get_queryset(request)
             .defer("state", "result", "error", "parent", "selective")
             .annotate(
                 node_total=Count("node_runs"),
@@ -79,12 +93,16 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
         )
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet[Any], search_term: str) -> tuple[QuerySet[Any], bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
         term = search_term.strip()
         if not term:
             return queryset, False
         # node_args content: its JSON text (icontains casts the JSON to text in SQL)
-        return queryset.filter(Q(id__istartswith=term) | Q(flow_name__icontains=term) | Q(node_args__icontains=term)), False
+        return queryset.filter(
+            Q(id__istartswith=term) | Q(flow_name__icontains=term) | Q(node_args__icontains=term)
+        ), False
 
     @admin.display(description="run", ordering="id")
     def short_id(self, obj: FlowRun) -> str:
@@ -121,8 +139,11 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return int(obj.node_failed)
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        context = {**(extra_context or {}), "can_start": self.can_start(request),
-                   "start_url": reverse("admin:selinon_django_flowrun_start")}
+        context = {
+            **(extra_context or {}),
+            "can_start": self.can_start(request),
+            "start_url": reverse("admin:selinon_django_flowrun_start"),
+        }
         return super().changelist_view(request, context)
 
     # --- the run page ---
@@ -154,19 +175,24 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         config = snap.run.revision.system_config()
         graph = (
             run_svg(config, snap.run.flow_name, snap.node_states(), snap.node_attributes())
-            if snap.run.flow_name in config.flows else format_html("<p>{}</p>", "flow not in its revision")
+            if snap.run.flow_name in config.flows
+            else format_html("<p>{}</p>", "flow not in its revision")
         )
         run = snap.run
         context = {
-            "snap": snap, "run": run, "graph": graph, "colours": STATE_COLOURS,
-            "run_colour": STATE_COLOURS.get(run.status, "#999"), "actions": self._actions(request, run),
-            "node_args_json": pretty_json(run.node_args), "selective_json": pretty_json(run.selective),
+            "snap": snap,
+            "run": run,
+            "graph": graph,
+            "colours": STATE_COLOURS,
+            "run_colour": STATE_COLOURS.get(run.status, "#999"),
+            "actions": self._actions(request, run),
+            "node_args_json": pretty_json(run.node_args),
+            "selective_json": pretty_json(run.selective),
             "result_json": pretty_json(run.result),
         }
         names = ("summary", "graph", "timeline", "nodes", "trace")
         return {
-            name: render_to_string(f"selinon_django/admin/run_{name}.html", context, request=request)
-            for name in names
+            name: render_to_string(f"selinon_django/admin/run_{name}.html", context, request=request) for name in names
         }
 
     def _actions(self, request: HttpRequest, run: FlowRun) -> list[tuple[str, str]]:
@@ -181,8 +207,9 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             actions.append(("Run again", reverse("admin:selinon_django_flowrun_rerun", args=[run.pk])))
         return actions
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         run = self._run(request, object_id)
         snap = snapshot(run)
         context = {
@@ -208,8 +235,16 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "signature": signature,
             "status": run.status,
             "finished": run.is_finished,
-            "nodes": [{"name": g.name, "svg_id": g.svg_id, "status": g.status,
-                       "colour": STATE_COLOURS.get(g.status, "#999"), "count": len(g.runs)} for g in snap.groups],
+            "nodes": [
+                {
+                    "name": g.name,
+                    "svg_id": g.svg_id,
+                    "status": g.status,
+                    "colour": STATE_COLOURS.get(g.status, "#999"),
+                    "count": len(g.runs),
+                }
+                for g in snap.groups
+            ],
         }
         if request.GET.get("since") != signature:
             data["fragments"] = self._fragments(request, snap)
@@ -240,8 +275,9 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
         run = self._steer(request, object_id)
         if request.method != "POST":
-            return self._confirm(request, run, "Cancel",
-                                 "The run and its sub-flows are revoked; running tasks are terminated.")
+            return self._confirm(
+                request, run, "Cancel", "The run and its sub-flows are revoked; running tasks are terminated."
+            )
         try:
             revoked = cancel_flow(run.pk)
         except SelinonDjangoError as error:
@@ -255,8 +291,9 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
         run = self._steer(request, object_id)
         if request.method != "POST":
-            return self._confirm(request, run, "Retry",
-                                 "The failed nodes run again; what succeeded is kept. The same run goes on.")
+            return self._confirm(
+                request, run, "Retry", "The failed nodes run again; what succeeded is kept. The same run goes on."
+            )
         try:
             retry_flow(run.pk)
         except SelinonDjangoError as error:
@@ -268,13 +305,22 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         run = self._steer(request, object_id)
         if request.method != "POST":
-            return self._confirm(request, run, "Run again",
-                                 "A new run of the same flow with the same node_args starts on the current revision.")
+            return self._confirm(
+                request,
+                run,
+                "Run again",
+                "A new run of the same flow with the same node_args starts on the current revision.",
+            )
         selective = run.selective or {}
         try:
-            new_id = start_run(run.flow_name, run.node_args, list(selective.get("task_names") or []),
-                               follow_subflows=bool(selective.get("follow_subflows")),
-                               run_subsequent=bool(selective.get("run_subsequent")), user=request.user)
+            new_id = start_run(
+                run.flow_name,
+                run.node_args,
+                list(selective.get("task_names") or []),
+                follow_subflows=bool(selective.get("follow_subflows")),
+                run_subsequent=bool(selective.get("run_subsequent")),
+                user=request.user,
+            )
         except SelinonDjangoError as error:
             messages.error(request, str(error))
             return HttpResponseRedirect(run_url(run.pk))
@@ -296,9 +342,14 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             data = form.cleaned_data
             if data["confirmed"]:
                 try:
-                    run_id = start_run(data["flow_name"], data["node_args"], data["selective_tasks"],
-                                       follow_subflows=data["follow_subflows"], run_subsequent=data["run_subsequent"],
-                                       user=request.user)
+                    run_id = start_run(
+                        data["flow_name"],
+                        data["node_args"],
+                        data["selective_tasks"],
+                        follow_subflows=data["follow_subflows"],
+                        run_subsequent=data["run_subsequent"],
+                        user=request.user,
+                    )
                 except SelinonDjangoError as error:
                     form.add_error(None, str(error))
                 else:
@@ -318,13 +369,12 @@ class FlowRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return TemplateResponse(request, "admin/selinon_django/flowrun/start.html", context)
 
 
-def start_run(flow_name: str, node_args: Any, task_names: list[str], *, follow_subflows: bool,
-              run_subsequent: bool, user: Any) -> str:
+def start_run(
+    flow_name: str, node_args: Any, task_names: list[str], *, follow_subflows: bool, run_subsequent: bool, user: Any
+) -> str:
     """A plain or selective run on the current revision (the runtime API decides the rest)."""
     from selinon_django.runtime.api import run_flow, run_flow_selective
 
     if task_names:
         return run_flow_selective(flow_name, task_names, node_args, follow_subflows, run_subsequent, created_by=user)
     return run_flow(flow_name, node_args, created_by=user)
-
-

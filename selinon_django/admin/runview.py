@@ -4,6 +4,7 @@ A node name may have many node runs (foreach instances, retries of the flow); th
 node per name, so each name gets a combined status (the most "alive" one while anything runs, else
 the worst outcome) and counts per status when there is more than one instance.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -177,8 +178,12 @@ def snapshot(run: FlowRun) -> RunSnapshot:
     Three queries whatever the number of nodes: node runs, child runs, trace events.
     """
     nodes = list(NodeRun.objects.filter(flow_run=run).order_by("created_at", "id"))
-    children = {child.id: child for child in FlowRun.objects.filter(parent_run=run).only(
-        "id", "status", "flow_name", "parent_node_id", "updated_at", "created_at", "started_at", "finished_at")}
+    children = {
+        child.id: child
+        for child in FlowRun.objects.filter(parent_run=run).only(
+            "id", "status", "flow_name", "parent_node_id", "updated_at", "created_at", "started_at", "finished_at"
+        )
+    }
     trace = list(TraceEventRecord.objects.filter(flow_run=run).order_by("created_at", "id")[:MAX_TRACE_EVENTS])
 
     config = run.revision.system_config()
@@ -194,8 +199,8 @@ def snapshot(run: FlowRun) -> RunSnapshot:
     by_name: dict[str, list[NodeRun]] = {}
     for event in trace:
         event.details_json = json.dumps(event.details, sort_keys=True, default=str)  # type: ignore[attr-defined]
-    for child in children.values():
-        child.colour = STATE_COLOURS.get(child.status, "#999999")  # type: ignore[attr-defined]
+    for child_run in children.values():
+        child_run.colour = STATE_COLOURS.get(child_run.status, "#999999")  # type: ignore[attr-defined]
     for node in nodes:
         node.args_json = pretty_json(node.node_args)  # type: ignore[attr-defined]
         node.parent_json = pretty_json(node.parent)  # type: ignore[attr-defined]
@@ -216,5 +221,12 @@ def snapshot(run: FlowRun) -> RunSnapshot:
         for name, runs in sorted(by_name.items(), key=lambda item: order[item[0]])
     ]
     rows, span, hidden = _timeline(run, nodes)
-    return RunSnapshot(run=run, groups=groups, children=children, trace=trace, timeline=rows,
-                       timeline_span=span, timeline_hidden=hidden)
+    return RunSnapshot(
+        run=run,
+        groups=groups,
+        children=children,
+        trace=trace,
+        timeline=rows,
+        timeline_span=span,
+        timeline_hidden=hidden,
+    )

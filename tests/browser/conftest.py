@@ -5,6 +5,7 @@ real worker subprocesses running the flows.
 Chromium that cannot start fails the test (it never skips): these tests are how we know a person
 can use the admin.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ import pytest
 # synchronous code, which Django must be told.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from tests.integration.conftest import (  # noqa: E402  (fixtures shared with the integration tests)
+from tests.integration.conftest import (
     celery_app,
     live_workers,
     load_flows,
@@ -33,8 +34,13 @@ __all__ = ["celery_app", "live_workers", "load_flows", "services", "worker_env",
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--no-first-run", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
 ]
 SCREENSHOTS = Path(os.environ.get("SELINON_TEST_OUTPUT", REPO / "test-output")) / "screenshots"
 PASSWORD = "browser-test-password"
@@ -54,7 +60,7 @@ def browser() -> Iterator[Any]:
     with sync_playwright() as playwright:
         try:
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Exception as error:  # noqa: BLE001 (any launch failure is a test failure)
+        except Exception as error:
             pytest.fail(f"Chromium did not start ({CHROMIUM}): {error}", pytrace=False)
         yield chromium
         chromium.close()
@@ -86,7 +92,7 @@ def page(browser: Any, live_server: Any, admin_user: Any, request: pytest.Fixtur
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
-    outcome = yield
+    outcome: Any = yield
     report = outcome.get_result()
     setattr(item, f"rep_{report.when}", report)
 

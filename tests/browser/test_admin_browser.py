@@ -3,6 +3,7 @@
 Waits are on the page's own state (``data-status`` attributes the live script updates), never
 fixed sleeps. ``window.selinonNoReload`` proves the page changed without being reloaded.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,8 @@ def test_start_the_demo_flow_and_watch_it_turn_green(page: Any, load_flows: Any,
     # every node the run reached is drawn green (the failing primary mirror is red: its fallback ran)
     fills = page.evaluate(
         """() => Array.from(document.querySelectorAll('#selinon-part-graph g.node[id^="selinon_node_"]'))
-              .map(g => [g.querySelector('title').textContent, g.querySelector('polygon, ellipse, path').getAttribute('fill')])"""
+              .map(g => [g.querySelector('title').textContent,
+                         g.querySelector('polygon, ellipse, path').getAttribute('fill')])"""
     )
     assert fills and sum(fill == GREEN for _, fill in fills) >= len(fills) - 1, fills
     assert page.locator(".selinon-timeline-row").count() >= 5
@@ -78,7 +80,7 @@ def test_start_the_demo_flow_and_watch_it_turn_green(page: Any, load_flows: Any,
     assert "analyze_files" in page.inner_text("h1")
     wait_status(page, "succeeded")
     group = page.locator('details.selinon-group[data-node="analyze_file"]')
-    assert "×" in group.inner_text()  # foreach instances are grouped with counts
+    assert "\u00d7" in group.inner_text()  # foreach instances are grouped with counts ("x3: 3 succeeded")
     shot(page, "subflow")
 
     # narrow screen, dark mode: the same page stays usable

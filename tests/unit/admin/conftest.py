@@ -1,4 +1,5 @@
 """Fixtures of the admin view tests: the demo configuration as a revision, users, runs in bulk."""
+
 from __future__ import annotations
 
 import uuid
@@ -52,18 +53,41 @@ def superuser_client(db: None) -> Client:
     return client
 
 
-def make_run(revision: ConfigRevision, *, flow_name: str = "demo_main", status: str = "succeeded", nodes: int = 3,
-             node_args: Any = None, parent: FlowRun | None = None, **fields: Any) -> FlowRun:
+def make_run(
+    revision: ConfigRevision,
+    *,
+    flow_name: str = "demo_main",
+    status: str = "succeeded",
+    nodes: int = 3,
+    node_args: Any = None,
+    parent: FlowRun | None = None,
+    **fields: Any,
+) -> FlowRun:
     now = timezone.now()
     run = FlowRun.objects.create(
-        id=str(uuid.uuid4()), flow_name=flow_name, revision=revision, status=status,
-        node_args=node_args if node_args is not None else {"name": "django"}, parent_run=parent,
+        id=str(uuid.uuid4()),
+        flow_name=flow_name,
+        revision=revision,
+        status=status,
+        node_args=node_args if node_args is not None else {"name": "django"},
+        parent_run=parent,
         root_run=parent.root_run or parent if parent else None,
-        started_at=now - timedelta(seconds=5), finished_at=now if status in ("succeeded", "failed") else None, **fields,
+        started_at=now - timedelta(seconds=5),
+        finished_at=now if status in ("succeeded", "failed") else None,
+        **fields,
     )
     NodeRun.objects.bulk_create(
-        NodeRun(id=str(uuid.uuid4()), flow_run=run, name=f"Task{i}", status="succeeded", node_args=run.node_args,
-                started_at=now - timedelta(seconds=4), finished_at=now - timedelta(seconds=3), attempts=1, worker="w1")
+        NodeRun(
+            id=str(uuid.uuid4()),
+            flow_run=run,
+            name=f"Task{i}",
+            status="succeeded",
+            node_args=run.node_args,
+            started_at=now - timedelta(seconds=4),
+            finished_at=now - timedelta(seconds=3),
+            attempts=1,
+            worker="w1",
+        )
         for i in range(nodes)
     )
     return run

@@ -1,4 +1,5 @@
 """Definitions are read-only; flows show their graph; uploads need the permission and an allow-list."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,11 @@ ALLOWED = {"IMPORT_PREFIXES": ["demo_project."]}
 def upload(client: Client, nodes: bytes = NODES, flows: bytes = FLOWS) -> Any:
     return client.post(
         "/admin/selinon_django/configrevision/upload/",
-        {"nodes": SimpleUploadedFile("nodes.yaml", nodes), "flows": [SimpleUploadedFile("flows.yaml", flows)],
-         "comment": "from a test"},
+        {
+            "nodes": SimpleUploadedFile("nodes.yaml", nodes),
+            "flows": [SimpleUploadedFile("flows.yaml", flows)],
+            "comment": "from a test",
+        },
     )
 
 
@@ -97,7 +101,9 @@ def test_upload_loads_a_new_revision(revision: ConfigRevision, make_client: Any)
 
 
 @override_settings(SELINON_DJANGO=ALLOWED)
-def test_refused_upload_lists_the_loader_errors_with_key_paths(revision: ConfigRevision, superuser_client: Client) -> None:
+def test_refused_upload_lists_the_loader_errors_with_key_paths(
+    revision: ConfigRevision, superuser_client: Client
+) -> None:
     bad = FLOWS.replace(b"to: [B]", b"to: [Missing]")
     response = upload(superuser_client, flows=bad)
     assert response.status_code == 200

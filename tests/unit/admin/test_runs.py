@@ -1,4 +1,5 @@
 """The runs list (filters, search, a constant number of queries), the run page and the actions' permissions."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,6 +17,12 @@ from tests.unit.admin.conftest import make_run
 
 pytestmark = pytest.mark.django_db
 RUNS = "/admin/selinon_django/flowrun/"
+
+
+def record(calls: list[Any], call: Any, returns: Any) -> Any:
+    """A stand-in for a runtime API function: remember the call, return what the real one would."""
+    calls.append(call)
+    return returns
 
 
 def list_queries(client: Client, url: str = RUNS) -> int:
@@ -63,13 +70,20 @@ def test_runs_list_filters_and_search(revision: ConfigRevision, superuser_client
     assert ids(f"?started_to={today - timedelta(days=10)}") == {old.pk}
 
 
-def test_run_page_groups_foreach_instances_and_links_sub_flows(revision: ConfigRevision, superuser_client: Client) -> None:
+def test_run_page_groups_foreach_instances_and_links_sub_flows(
+    revision: ConfigRevision, superuser_client: Client
+) -> None:
     parent = make_run(revision, nodes=1, status="running")
     child = make_run(revision, flow_name="analyze_files", nodes=0, parent=parent, status="running")
     NodeRun.objects.create(id=child.pk, flow_run=parent, name="analyze_files", kind="flow", status="started")
     NodeRun.objects.bulk_create(
-        NodeRun(id=str(uuid.uuid4()), flow_run=child, name="analyze_file", kind="flow",
-                status="failed" if i == 0 else "succeeded")
+        NodeRun(
+            id=str(uuid.uuid4()),
+            flow_run=child,
+            name="analyze_file",
+            kind="flow",
+            status="failed" if i == 0 else "succeeded",
+        )
         for i in range(12)
     )
     page = superuser_client.get(f"{RUNS}{parent.pk}/change/").content.decode()
@@ -83,7 +97,9 @@ def test_run_page_groups_foreach_instances_and_links_sub_flows(revision: ConfigR
     assert "x12: 1 failed, 11 succeeded" in child_page.content.decode()
 
 
-def test_live_view_sends_page_parts_only_when_something_changed(revision: ConfigRevision, superuser_client: Client) -> None:
+def test_live_view_sends_page_parts_only_when_something_changed(
+    revision: ConfigRevision, superuser_client: Client
+) -> None:
     run = make_run(revision, status="running", nodes=2)
     first = superuser_client.get(f"{RUNS}{run.pk}/live/").json()
     assert first["status"] == "running" and not first["finished"] and "fragments" in first
@@ -113,10 +129,11 @@ def test_steering_actions_need_change_flowrun(action: str, revision: ConfigRevis
     assert viewer.post(f"{RUNS}{run.pk}/{action}/").status_code == 403
 
 
-def test_cancel_is_confirmed_then_calls_the_runtime(revision: ConfigRevision, make_client: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cancel_is_confirmed_then_calls_the_runtime(
+    revision: ConfigRevision, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
-    monkeypatch.setattr("selinon_django.runtime.api.cancel_flow", lambda run_id: calls.append(run_id) or 2)
+    monkeypatch.setattr("selinon_django.runtime.api.cancel_flow", lambda run_id: record(calls, run_id, 2))
     run = make_run(revision, status="running")
     client = make_client("operator", "view_flowrun", "change_flowrun")
     page = client.get(f"{RUNS}{run.pk}/change/").content.decode()
@@ -127,13 +144,16 @@ def test_cancel_is_confirmed_then_calls_the_runtime(revision: ConfigRevision, ma
     assert calls == [run.pk]
 
 
-def test_retry_and_run_again_call_the_runtime(revision: ConfigRevision, make_client: Any,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_and_run_again_call_the_runtime(
+    revision: ConfigRevision, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     retried: list[str] = []
     started: list[tuple[str, Any]] = []
-    monkeypatch.setattr("selinon_django.runtime.api.retry_flow", lambda run_id: retried.append(run_id) or run_id)
-    monkeypatch.setattr("selinon_django.runtime.api.run_flow",
-                        lambda name, args, created_by=None: started.append((name, args)) or "new-run-id")
+    monkeypatch.setattr("selinon_django.runtime.api.retry_flow", lambda run_id: record(retried, run_id, run_id))
+    monkeypatch.setattr(
+        "selinon_django.runtime.api.run_flow",
+        lambda name, args, created_by=None: record(started, (name, args), "new-run-id"),
+    )
     run = make_run(revision, status="failed", node_args={"name": "x"})
     client = make_client("operator", "view_flowrun", "change_flowrun")
     assert client.post(f"{RUNS}{run.pk}/retry/").status_code == 302 and retried == [run.pk]
@@ -142,14 +162,20 @@ def test_retry_and_run_again_call_the_runtime(revision: ConfigRevision, make_cli
     assert started == [("demo_main", {"name": "x"})]
 
 
-def test_start_form_validates_and_asks_for_confirmation(revision: ConfigRevision, make_client: Any,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_start_form_validates_and_asks_for_confirmation(
+    revision: ConfigRevision, make_client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     started: list[tuple[Any, ...]] = []
-    monkeypatch.setattr("selinon_django.runtime.api.run_flow",
-                        lambda name, args, created_by=None: started.append((name, args, created_by.username)) or "r1")
-    monkeypatch.setattr("selinon_django.runtime.api.run_flow_selective",
-                        lambda name, tasks, args, follow, subsequent, created_by=None:
-                        started.append((name, tuple(tasks), follow)) or "r2")
+    monkeypatch.setattr(
+        "selinon_django.runtime.api.run_flow",
+        lambda name, args, created_by=None: record(started, (name, args, created_by.username), "r1"),
+    )
+    monkeypatch.setattr(
+        "selinon_django.runtime.api.run_flow_selective",
+        lambda name, tasks, args, follow, subsequent, created_by=None: record(
+            started, (name, tuple(tasks), follow), "r2"
+        ),
+    )
     assert make_client("viewer", "view_flowrun").get(f"{RUNS}start/").status_code == 403
     client = make_client("starter", "view_flowrun", "add_flowrun")
     assert b"Start a flow" in client.get(RUNS).content
@@ -163,10 +189,20 @@ def test_start_form_validates_and_asks_for_confirmation(revision: ConfigRevision
 
     review = client.post(f"{RUNS}start/", {"flow_name": "demo_main", "node_args": '{"name": "django"}'})
     assert review.status_code == 200 and review.context["confirming"] and started == []
-    done = client.post(f"{RUNS}start/", {"flow_name": "demo_main", "node_args": '{"name": "django"}', "confirmed": "True"})
+    done = client.post(
+        f"{RUNS}start/", {"flow_name": "demo_main", "node_args": '{"name": "django"}', "confirmed": "True"}
+    )
     assert done.status_code == 302 and done["Location"].endswith("/r1/change/")
     assert started == [("demo_main", {"name": "django"}, "starter")]
 
-    client.post(f"{RUNS}start/", {"flow_name": "demo_main", "node_args": "{}", "selective_tasks": "FetchMetadata",
-                                  "follow_subflows": "on", "confirmed": "True"})
+    client.post(
+        f"{RUNS}start/",
+        {
+            "flow_name": "demo_main",
+            "node_args": "{}",
+            "selective_tasks": "FetchMetadata",
+            "follow_subflows": "on",
+            "confirmed": "True",
+        },
+    )
     assert started[-1] == ("demo_main", ("FetchMetadata",), True)
