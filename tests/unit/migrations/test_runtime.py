@@ -44,8 +44,8 @@ def revision(flows: str) -> ConfigRevision:
 def migration(old: ConfigRevision, new: ConfigRevision, strategy: str = "IGNORE") -> int:
     generated = generate_migration(old.system_config(), new.system_config(), strategy)
     assert generated is not None
-    version, _ = store_migration(generated, Side(old.system_config(), "old", old), Side(new.system_config(), "new", new),
-                                 migration_dir=None)
+    old_side, new_side = Side(old.system_config(), "old", old), Side(new.system_config(), "new", new)
+    version, _ = store_migration(generated, old_side, new_side, migration_dir=None)
     return version
 
 
