@@ -26,7 +26,7 @@ from selinon_django.engine.actions import FailFlow, FinishFlow, Reschedule, Retr
 from selinon_django.engine.dispatcher import StepResult, step
 from selinon_django.engine.state import FlowState
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
-from selinon_django.runtime import outbox, tracing
+from selinon_django.runtime import migrating, outbox, tracing
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
 from selinon_django.runtime.ports import DatabasePorts
@@ -66,6 +66,8 @@ def handle_message(run_id: str, *, state_version: int | None = None, reason: str
 
 def step_locked(run: FlowRun) -> StepResult:
     """Run one step of a run whose row the current transaction holds locked."""
+    if (held := migrating.before_step(run)) is not None:
+        return held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
     config = config_for(run.revision_id)
     pool = StoragePool.for_config(config)
     settings = selinon_settings()
