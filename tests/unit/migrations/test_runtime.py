@@ -14,6 +14,7 @@ from selinon_django.management.commands.selinon_migrate import Side, store_migra
 from selinon_django.models import ConfigRevision, FlowRun, FlowRunStatus, OutboxMessage, TraceEventRecord
 from selinon_django.revisions import load_revision
 from selinon_django.runtime import configs, migrating, tracing
+from selinon_django.trace.tracer import add_process_backend, remove_process_backend
 from tests.unit.migrations.helpers import BOTH, ONLY_TASK2, ONLY_TASK2_CONDITION, ONLY_TASK3, config
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +31,15 @@ EARLY = {"active_nodes": [{"name": "Task1", "id": "t1"}], "finished_nodes": {}, 
 
 @pytest.fixture(autouse=True)
 def _fresh() -> Iterator[None]:
-    tracing.install()
+    # trace rows as on a worker, without leaving the backend installed for other test modules
+    installed_before = tracing._installed
+    add_process_backend(tracing.database_backend)
     migrating.forget_known_migrations()
     configs._cache.clear()  # revision ids come back in each test's database
     yield
     migrating.forget_known_migrations()
+    if not installed_before:
+        remove_process_backend(tracing.database_backend)
 
 
 def revision(flows: str) -> ConfigRevision:
@@ -132,7 +137,7 @@ def test_chain_with_a_fail_migration_fails_the_tainted_run_keeping_its_state() -
     assert isinstance(result.outcome, FailFlow) and result.outcome.reason == "migration"
     assert run.status == FlowRunStatus.FAILED and run.finished_at is not None and run.state_version == 4
     assert run.state["active_nodes"] == HALF_WAY["active_nodes"]  # the real state, Task2 keeps running
-    assert run.result["reason"] == "migration" and run.migration_version == 2
+    assert run.result is not None and run.result["reason"] == "migration" and run.migration_version == 2
 
 
 @MIGRATE
