@@ -87,11 +87,13 @@ def workers(celery_app: Any, worker_env: dict[str, str], worker_logs: Path) -> I
 
 @pytest.fixture()
 def live_workers(workers: WorkerPool) -> Iterator[WorkerPool]:
-    """The session's workers, restarted first if an earlier test killed one."""
+    """The session's workers: one per queue set, (re)started if an earlier test stopped or killed it."""
     for worker in list(workers.workers):
         if not worker.alive():
             workers.workers.remove(worker)
-            workers.start(worker.queues, concurrency=worker.concurrency, extra_args=worker.extra_args)
+    for queues, concurrency in ((DISPATCHER_QUEUES, 1), (TASK_QUEUES, 2)):
+        if not any(w.queues == queues for w in workers.workers):
+            workers.start(queues, concurrency=concurrency)
     yield workers
 
 

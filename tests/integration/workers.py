@@ -252,7 +252,9 @@ def _redis_port(broker_url: str) -> int:
     return port
 
 
-def restart_redis(broker_url: str, *, keep_data: bool = True, down_for: Callable[[], Any] | None = None) -> None:
+def restart_redis(
+    broker_url: str, *, keep_data: bool = True, down_for: Callable[[], Any] | None = None, app: Any = None
+) -> None:
     """Stop the Redis of scripts/services.sh and start it again on the same port.
 
     ``keep_data`` saves the dataset on shutdown and loads it again (a Redis with persistence);
@@ -283,6 +285,9 @@ def restart_redis(broker_url: str, *, keep_data: bool = True, down_for: Callable
         lambda: subprocess.run([*cli, "ping"], capture_output=True).returncode == 0,
         timeout=20, message="redis to start",
     )
+    if app is not None:
+        # this process's pooled broker connections point at the old server
+        app.pool.force_close_all()
 
 
 def terminate_database_connections(cursor: Any) -> int:
