@@ -1,0 +1,22 @@
+"""``manage.py selinon_cancel RUN_ID``: revoke a run, its sub-flows and their running tasks."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Cancel a flow run: mark it, its sub-flows and their unfinished nodes revoked, terminate running tasks."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("run_id")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from selinon_django.runtime.api import RunStateError, cancel_flow
+
+        try:
+            revoked = cancel_flow(options["run_id"])
+        except RunStateError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"cancelled {options['run_id']} ({revoked} node run(s) revoked)")

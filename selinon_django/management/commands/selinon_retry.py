@@ -1,0 +1,22 @@
+"""``manage.py selinon_retry RUN_ID``: re-run a failed run from its failed nodes."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Retry a failed top-level flow run from its failed nodes, keeping the nodes that succeeded."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("run_id")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from selinon_django.runtime.api import RunStateError, retry_flow
+
+        try:
+            retry_flow(options["run_id"])
+        except RunStateError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"retrying {options['run_id']}")

@@ -1,0 +1,95 @@
+"""``manage.py selinon_run FLOW``: start a flow through Celery, optionally wait and print its tree.
+
+Exit status: 0 the flow succeeded (or was started, without ``--wait``), 1 it failed or was
+revoked or the wait timed out, 2 bad input (unknown flow, invalid JSON, no path for a selective run).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from selinon_django.conf import selinon_settings
+from selinon_django.errors import SelectiveNoPathError, UnknownFlowError
+
+
+class Command(BaseCommand):
+    help = "Start a flow on the Celery workers; --wait waits for its end and prints the run tree."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("flow_name")
+        parser.add_argument("--node-args", help="the flow's node_args as JSON")
+        parser.add_argument("--node-args-file", help="read node_args (JSON) from this file")
+        parser.add_argument("--selective-task-names", help="comma-separated tasks: run only what leads to them")
+        parser.add_argument("--selective-follow-subflows", action="store_true")
+        parser.add_argument("--selective-run-subsequent", action="store_true")
+        parser.add_argument("--wait", action="store_true", help="wait for the flow to end and print its tree")
+        parser.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits (default 600)")
+        parser.add_argument("--report", help="with --wait: write the run report (JSON) to this file")
+
+    def _fail(self, message: str, status: int) -> None:
+        self.stderr.write(message)
+        sys.exit(status)
+
+    def _node_args(self, options: dict[str, Any]) -> Any:
+        if options["node_args"] and options["node_args_file"]:
+            self._fail("give --node-args or --node-args-file, not both", 2)
+        text = options["node_args"]
+        if options["node_args_file"]:
+            try:
+                text = Path(options["node_args_file"]).read_text(encoding="utf-8")
+            except OSError as error:
+                self._fail(f"cannot read --node-args-file: {error}", 2)
+        if text is None:
+            return None
+        if len(text.encode()) > selinon_settings().MAX_NODE_ARGS_BYTES:
+            self._fail("node_args are larger than SELINON_DJANGO['MAX_NODE_ARGS_BYTES']", 2)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            self._fail(f"node_args are not valid JSON: {error}", 2)
+        return None
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from selinon_django.models import FlowRun
+        from selinon_django.runtime.api import run_flow, run_flow_selective
+        from selinon_django.runtime.report import format_tree, run_report
+
+        node_args = self._node_args(options)
+        flow_name = options["flow_name"]
+        try:
+            if options["selective_task_names"]:
+                names = [n.strip() for n in options["selective_task_names"].split(",") if n.strip()]
+                run_id = run_flow_selective(
+                    flow_name, names, node_args,
+                    follow_subflows=options["selective_follow_subflows"],
+                    run_subsequent=options["selective_run_subsequent"],
+                )
+            else:
+                run_id = run_flow(flow_name, node_args)
+        except (UnknownFlowError, SelectiveNoPathError) as error:
+            self._fail(str(error), 2)
+        self.stdout.write(f"started {flow_name}: {run_id}")
+        if not options["wait"]:
+            return
+        deadline = time.monotonic() + options["timeout"]
+        interval = 0.02
+        while True:
+            status = FlowRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+            if status in ("succeeded", "failed", "revoked"):
+                break
+            if time.monotonic() > deadline:
+                self.stderr.write(f"timed out after {options['timeout']} s; the run goes on ({status})")
+                sys.exit(1)
+            time.sleep(interval)
+            interval = min(interval * 1.5, 0.5)
+        report = run_report(run_id)
+        self.stdout.write(format_tree(report).rstrip("\n"))
+        if options["report"]:
+            Path(options["report"]).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+        if status != "succeeded":
+            sys.exit(1)
