@@ -90,7 +90,9 @@ def flows(flow_name: str, n: int, node_args: Any = None, timeout: float = 600) -
     return last.timestamp() - start
 
 
-def report(name: str, raw: float, selinon: float, *, higher_is_better: bool, target: float, unit: str) -> dict[str, Any]:
+def report(
+    name: str, raw: float, selinon: float, *, higher_is_better: bool, target: float, unit: str
+) -> dict[str, Any]:
     ratio = selinon / raw
     ok = ratio >= target if higher_is_better else ratio <= target
     sign = ">=" if higher_is_better else "<="

@@ -138,7 +138,9 @@ def cancel_flow(run_id: str) -> int:
         )
         # the parent of a cancelled sub-flow sees its node as failed-by-revocation
         if run.parent_run_id:
-            NodeRun.objects.filter(pk=run.parent_node_id or run.pk).update(status=NodeRunStatus.REVOKED, finished_at=now)
+            NodeRun.objects.filter(pk=run.parent_node_id or run.pk).update(
+                status=NodeRunStatus.REVOKED, finished_at=now
+            )
             from selinon_django.runtime.wakeups import wake
 
             wake(run.parent_run_id, reason="sub-flow cancelled")

@@ -27,4 +27,4 @@ def get_celery_app() -> Any:
         return _import_app(path)
     from celery import current_app
 
-    return current_app._get_current_object()
+    return current_app._get_current_object()  # type: ignore[attr-defined]

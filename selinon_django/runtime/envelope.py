@@ -121,10 +121,10 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
             # This message's attempt started and never recorded an end: its process died.
             lost += 1
             if retried_count + lost > max(task.max_retry, settings.LOST_TASK_RETRIES):
-                outcome = failed_without_running(
+                refused = failed_without_running(
                     f"WorkerLostError: the worker running this task died {lost} time(s)"
                 )
-                _record(node_id, node["flow_run_id"], kwargs, outcome, config)
+                _record(node_id, node["flow_run_id"], kwargs, refused, config)
                 return EnvelopeResult("lost-too-often", NodeRunStatus.FAILED)
             # Issue a new message for the next attempt (a redelivered message cannot be told
             # from its own duplicate, a new one can) and drop this one.

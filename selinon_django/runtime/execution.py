@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from selinon_django.config.imports import import_object, resolve_module
 from selinon_django.config.model import SystemConfig
@@ -57,7 +57,7 @@ class Failed:
     fatal: bool = False
 
 
-AttemptOutcome = Union[Succeeded, Retry, Failed]
+AttemptOutcome = Succeeded | Retry | Failed
 
 _schema_loaders: dict[int, SchemaLoader] = {}
 

@@ -62,7 +62,9 @@ def _restart(run: FlowRun) -> int:
                 child = FlowRun.objects.locked().filter(pk=node_id).first()
                 if child is None or child.status != FlowRunStatus.FAILED or not _restart(child):
                     continue
-                NodeRun.objects.filter(pk=node_id).update(status=NodeRunStatus.STARTED, finished_at=None, updated_at=now)
+                NodeRun.objects.filter(pk=node_id).update(
+                    status=NodeRunStatus.STARTED, finished_at=None, updated_at=now
+                )
                 active.append({"name": name, "id": node_id})
             else:
                 new_id = str(uuid.uuid4())

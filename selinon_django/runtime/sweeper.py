@@ -15,6 +15,7 @@ Everything it sends may be a duplicate; the dispatcher and the envelope make dup
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
@@ -120,10 +121,8 @@ def _loop(interval: float) -> None:
                 logger.info("sweep: %s", report)
         except Exception:
             logger.warning("sweep failed", exc_info=True)
-            try:
+            with contextlib.suppress(Exception):
                 connection.close()
-            except Exception:
-                pass
     connection.close()
 
 

@@ -39,16 +39,15 @@ class ActiveCount(Func):
     output_field = IntegerField()
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return "jsonb_array_length(%s.state->'active_nodes')" % compiler.quote_name_unless_alias(
-            FlowRun._meta.db_table
-        ), []
+        table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
+        return f"jsonb_array_length({table}.state->'active_nodes')", []
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        return "json_array_length(%s.state, '$.active_nodes')" % compiler.quote_name_unless_alias(
-            FlowRun._meta.db_table
-        ), []
+        table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
+        return f"json_array_length({table}.state, '$.active_nodes')", []
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # other databases: always message
+    def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        # other databases: unknown, so a wake-up always goes as a message
         return "NULL", []
 
 

@@ -87,7 +87,9 @@ def test_task_retries_counted_and_requested(live_workers: Any, load_flows: Any) 
     run_id = run_flow("retries", {"failures": 2})
     run = wait_finished(run_id, workers=live_workers)
     assert run.status == "succeeded"
-    assert node_counts(run_id) == Counter({("Flaky", "succeeded"): 1, ("UserRetry", "succeeded"): 1, ("T1", "succeeded"): 1})
+    assert node_counts(run_id) == Counter(
+        {("Flaky", "succeeded"): 1, ("UserRetry", "succeeded"): 1, ("T1", "succeeded"): 1}
+    )
     assert NodeRun.objects.get(flow_run_id=run_id, name="Flaky").attempts == 3
     assert NodeRun.objects.get(flow_run_id=run_id, name="UserRetry").attempts == 2
 

@@ -94,7 +94,9 @@ def test_every_message_published_twice(workers: Any, load_flows: Any) -> None:
         {("T1", "succeeded"): 1, ("child", "succeeded"): 1, ("Echo", "succeeded"): 2, ("Stored", "succeeded"): 1}
     )
     assert node_counts(ids[2]) == Counter({("T1", "succeeded"): 1, ("Item", "succeeded"): 10, ("T2", "succeeded"): 10})
-    assert node_counts(ids[3]) == Counter({("Flaky", "succeeded"): 1, ("UserRetry", "succeeded"): 1, ("T1", "succeeded"): 1})
+    assert node_counts(ids[3]) == Counter(
+        {("Flaky", "succeeded"): 1, ("UserRetry", "succeeded"): 1, ("T1", "succeeded"): 1}
+    )
     # a node "starts" once per attempt: duplicates never ran a node again
     attempts = dict(NodeRun.objects.filter(flow_run_id=ids[3]).values_list("name", "attempts"))
     assert attempts == {"Flaky": 2, "UserRetry": 2, "T1": 1}
@@ -155,7 +157,9 @@ def test_database_connections_dropped_mid_flow(live_workers: Any, load_flows: An
     wait_until(lambda: FlowRun.objects.filter(pk__in=ids, status="succeeded").count() == 3, timeout=120,
                message=lambda: f"flows after dropped connections:\n{live_workers.logs()}")
     for run_id in ids:
-        assert node_counts(run_id) == Counter({("T1", "succeeded"): 1, ("Item", "succeeded"): 30, ("T2", "succeeded"): 30})
+        assert node_counts(run_id) == Counter(
+            {("T1", "succeeded"): 1, ("Item", "succeeded"): 30, ("T2", "succeeded"): 30}
+        )
 
 
 def test_cancel_a_running_flow(live_workers: Any, load_flows: Any) -> None:
@@ -178,7 +182,9 @@ def test_cancel_a_running_flow(live_workers: Any, load_flows: Any) -> None:
     assert not NodeRun.objects.filter(flow_run_id=run_id, name="T2").exists()
 
 
-def test_retry_from_failure_keeps_what_succeeded(live_workers: Any, load_flows: Any, worker_env: dict[str, str]) -> None:
+def test_retry_from_failure_keeps_what_succeeded(
+    live_workers: Any, load_flows: Any, worker_env: dict[str, str]
+) -> None:
     from selinon_django.models import FlowRun
     from selinon_django.runtime.api import retry_flow, run_flow
 
@@ -196,7 +202,9 @@ def test_retry_from_failure_keeps_what_succeeded(live_workers: Any, load_flows: 
     from selinon_django.runtime.report import run_report
 
     assert run.status == "succeeded", run_report(run_id)
-    assert node_counts(run_id) == Counter({("T1", "succeeded"): 1, ("retry_me", "succeeded"): 1, ("T3", "succeeded"): 1})
+    assert node_counts(run_id) == Counter(
+        {("T1", "succeeded"): 1, ("retry_me", "succeeded"): 1, ("T3", "succeeded"): 1}
+    )
     assert node_counts(child.pk) == Counter(
         {("T1", "succeeded"): 1, ("FailUnlessFlag", "failed"): 1, ("FailUnlessFlag", "succeeded"): 1,
          ("T2", "succeeded"): 1}

@@ -120,7 +120,7 @@ class WorkerProcess:
         """Start the process and return once it answers a control ``ping``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 (our own venv's celery)
+        self.process = subprocess.Popen(
             self.command(),
             cwd=REPO,
             env=dict(self.env),
@@ -139,7 +139,9 @@ class WorkerProcess:
             replies = app.control.ping(destination=[self.hostname], timeout=0.5) or []
             return any(self.hostname in reply for reply in replies)
 
-        wait_until(answered, timeout=timeout, interval=0.1, message=lambda: f"{self.hostname} to start:\n{self.log_tail()}")
+        wait_until(
+            answered, timeout=timeout, interval=0.1, message=lambda: f"{self.hostname} to start:\n{self.log_tail()}"
+        )
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
