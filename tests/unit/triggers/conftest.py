@@ -16,6 +16,15 @@ def _var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(autouse=True)
+def _fresh_config_cache() -> None:
+    """Revision ids come back after a test's rollback; the runtime caches configs by id."""
+    from selinon_django.runtime import configs
+
+    with configs._lock:
+        configs._cache.clear()
+
+
 @pytest.fixture()
 def revision(db: None) -> Any:
     from selinon_django.config import load_config

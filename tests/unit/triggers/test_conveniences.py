@@ -164,12 +164,23 @@ def test_rest_api_fires_and_shows_sessions(django_user_model: Any) -> None:
 @pytest.mark.django_db
 def test_admin_pages_render(admin_client: Any) -> None:
     from django.contrib import admin
+    from django.test import override_settings
+    from django.urls import path
 
     import selinon_django.triggers.admin  # noqa: F401
+    from selinon_django.models.triggers import TriggerSession
+
+    assert admin.site.is_registered(TriggerSession)
+    # the project's URLconf may have been built before this module registered its pages
+    urls = type("urls", (), {"urlpatterns": [path("admin/", admin.site.urls)]})
+    with override_settings(ROOT_URLCONF=urls):
+        _admin_pages(admin_client)
+
+
+def _admin_pages(admin_client: Any) -> None:
     from selinon_django.models.triggers import TriggerSession, TriggerTaskInstance
     from selinon_django.triggers.manager import fire, update_configuration
 
-    assert admin.site.is_registered(TriggerSession)
     update_configuration("adm", {"t": {"after": ["go"], "run": "tests.integration.trigger_tasks.CountRuns"}})
     fire("adm", "go", {"k": 1})
     session = TriggerSession.objects.get(key="adm")
