@@ -5,5 +5,6 @@ upload and diff pages) and runs (with the live run page and its actions).
 """
 
 from selinon_django.admin import definitions, revisions, runs
+from selinon_django.triggers import admin as triggers
 
-__all__ = ["definitions", "revisions", "runs"]
+__all__ = ["definitions", "revisions", "runs", "triggers"]

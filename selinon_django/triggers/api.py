@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from selinon_django.api.views import AUTHENTICATION
 from selinon_django.conf import selinon_settings
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance
 from selinon_django.triggers.manager import TriggerKwargsError, fire
@@ -80,18 +81,20 @@ class FireSerializer(serializers.Serializer):
 
 
 class CanFire(permissions.BasePermission):
-    """Reading: any authenticated user; firing: staff or ``add_firedtrigger``."""
+    """Reading: ``view_triggersession``; firing: ``add_firedtrigger`` (like the other endpoints,
+    model permissions, so a plain authenticated account sees nothing)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
         if not (user and user.is_authenticated):
             return False
         if request.method in permissions.SAFE_METHODS:
-            return True
-        return bool(user.is_staff or user.has_perm("selinon_django.add_firedtrigger"))
+            return bool(user.has_perm("selinon_django.view_triggersession"))
+        return bool(user.has_perm("selinon_django.add_firedtrigger"))
 
 
 class TriggerSessionViewSet(viewsets.ReadOnlyModelViewSet):
+    authentication_classes = AUTHENTICATION
     permission_classes = (CanFire,)
     lookup_field = "key"
     lookup_value_regex = "[^/]+"
@@ -123,6 +126,7 @@ class TriggerSessionViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class TriggerTaskInstanceViewSet(viewsets.ReadOnlyModelViewSet):
+    authentication_classes = AUTHENTICATION
     permission_classes = (CanFire,)
     serializer_class = TriggerTaskInstanceSerializer
 

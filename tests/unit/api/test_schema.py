@@ -33,6 +33,8 @@ def test_committed_schema_describes_every_endpoint() -> None:
         "/api/revisions/", "/api/revisions/{number}/", "/api/revisions/{number}/diff/",
         "/api/runs/", "/api/runs/{id}/", "/api/runs/{id}/cancel/", "/api/runs/{id}/retry/",
         "/api/runs/{id}/trace/", "/api/runs/{id}/graph/", "/api/node-runs/{id}/",
+        "/api/trigger-sessions/", "/api/trigger-sessions/{key}/", "/api/trigger-sessions/{key}/fire/",
+        "/api/trigger-task-instances/", "/api/trigger-task-instances/{id}/",
     }
     assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
     run_list = {p["name"] for p in schema["paths"]["/api/runs/"]["get"]["parameters"]}

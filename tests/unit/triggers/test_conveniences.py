@@ -130,6 +130,7 @@ def test_selinon_fire_refuses_bad_input_with_status_2(argv: list[str], message: 
 
 @pytest.mark.django_db
 def test_rest_api_fires_and_shows_sessions(django_user_model: Any) -> None:
+    from django.contrib.auth.models import Permission
     from django.test import override_settings
     from django.urls import include, path
     from rest_framework.test import APIClient
@@ -141,10 +142,16 @@ def test_rest_api_fires_and_shows_sessions(django_user_model: Any) -> None:
     client = APIClient()
     with override_settings(ROOT_URLCONF=urls):
         assert client.get("/api/trigger-sessions/").status_code in (401, 403)
+        nobody = django_user_model.objects.create_user("nobody", password="x", is_staff=True)
+        client.force_authenticate(nobody)
+        assert client.get("/api/trigger-sessions/").status_code == 403  # staff alone is not a permission
         reader = django_user_model.objects.create_user("reader", password="x")
+        reader.user_permissions.add(Permission.objects.get(codename="view_triggersession"))
         client.force_authenticate(reader)
+        assert client.get("/api/trigger-sessions/").status_code == 200
         assert client.post("/api/trigger-sessions/order 1/fire/", {"trigger": "paid"}, format="json").status_code == 403
-        staff = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+        staff = django_user_model.objects.create_user("firer", password="x")
+        staff.user_permissions.add(*Permission.objects.filter(codename__in=["view_triggersession", "add_firedtrigger"]))
         client.force_authenticate(staff)
         bad = client.post("/api/trigger-sessions/order 1/fire/", {"trigger": "paid", "kwargs": [1]}, format="json")
         assert bad.status_code == 400 and "kwargs" in bad.json()
