@@ -99,6 +99,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_broker_dir),
         "data_folder_out": str(_broker_dir),
         "processed_folder": str(_broker_dir / "processed"),
+        # broadcast (control) exchanges, which kombu would otherwise put under ./control
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 # Extra broker transport options as JSON (the integration tests shorten Redis' visibility timeout).
@@ -119,7 +121,9 @@ REST_FRAMEWORK = {
 SELINON_DJANGO = {
     # Python modules that YAML may name in `import:` keys.
     "IMPORT_PREFIXES": ["demo_project.", "selinon_django.", "example_tasks"],
-    "NODES_DEFINITION": os.environ.get("SELINON_NODES_DEFINITION", str(BASE_DIR / "demo_project" / "flows" / "nodes.yaml")),
+    "NODES_DEFINITION": os.environ.get(
+        "SELINON_NODES_DEFINITION", str(BASE_DIR / "demo_project" / "flows" / "nodes.yaml")
+    ),
     "FLOW_DEFINITIONS": os.environ.get("SELINON_FLOW_DEFINITIONS", str(BASE_DIR / "demo_project" / "flows" / "flows")),
     # The Celery runtime's timings (the integration tests shorten them through the environment).
     "INLINE_STEPS": os.environ.get("SELINON_INLINE_STEPS", "1") == "1",
