@@ -51,6 +51,9 @@ def _try_lock() -> bool:
     if connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
+        # A background sweep never waits for locks: it gives up (and tries again next time)
+        # rather than queue behind, or deadlock with, a migration or a TRUNCATE.
+        cursor.execute("SET LOCAL lock_timeout = '200ms'")
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SWEEP_LOCK_KEY])
         return bool(cursor.fetchone()[0])
 

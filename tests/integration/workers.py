@@ -288,8 +288,12 @@ def restart_redis(
         timeout=20, message="redis to start",
     )
     if app is not None:
-        # this process's pooled broker connections point at the old server
-        app.pool.force_close_all()
+        # this process's pooled broker connections point at the old server: new pools
+        from kombu import pools
+
+        pools.reset()  # closes and forgets every pooled connection of this process
+        app._pool = None
+        app.amqp._producer_pool = None
 
 
 def terminate_database_connections(cursor: Any) -> int:
