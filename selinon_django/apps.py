@@ -9,6 +9,7 @@ class SelinonDjangoConfig(AppConfig):
 
     def ready(self) -> None:
         from selinon_django import checks  # noqa: F401  (registers the checks)
+
         # Register the dispatcher and task envelope with Celery (shared tasks), so a project's
         # workers find them without listing this app in autodiscover_tasks.
         from selinon_django.runtime import celery_tasks  # noqa: F401
