@@ -80,6 +80,11 @@ class FireSerializer(serializers.Serializer):
         return value
 
 
+def _valid_key(key: str) -> bool:
+    """Session keys are stored as text: no NUL or other control characters (PostgreSQL refuses NUL)."""
+    return 0 < len(key) <= 255 and key.isprintable()
+
+
 class CanFire(permissions.BasePermission):
     """Reading: ``view_triggersession``; firing: ``add_firedtrigger`` (like the other endpoints,
     model permissions, so a plain authenticated account sees nothing)."""
@@ -118,6 +123,11 @@ class TriggerSessionViewSet(viewsets.ReadOnlyModelViewSet):
         serializer = FireSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         trigger = serializer.validated_data["trigger"]
+        if not _valid_key(str(key)):
+            return Response(
+                {"detail": "the session key must be 1 to 255 printable characters"},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         try:
             scheduled = fire(str(key), trigger, serializer.validated_data["kwargs"], source=FiredTrigger.Source.API)
         except (TriggerKwargsError, TriggerConfigurationError) as error:

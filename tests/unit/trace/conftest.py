@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from selinon_django.storages.pool import StoragePool
+from selinon_django.trace import tracer
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +14,10 @@ def fresh_pools() -> Iterator[None]:
     StoragePool.reset()
     yield
     StoragePool.reset()
+
+
+@pytest.fixture(autouse=True)
+def _no_foreign_process_backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No process-wide trace backends that other tests (the runtime's DB trace rows) left behind."""
+    monkeypatch.setattr(tracer, "_process_backends", [])
+    yield
