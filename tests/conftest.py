@@ -11,3 +11,7 @@ SPEC = SHARED / "spec"
 
 if EXAMPLES.is_dir() and str(EXAMPLES) not in sys.path:
     sys.path.insert(0, str(EXAMPLES))
+
+# The worker fixtures (one pool of real Celery workers for the whole session), shared by the
+# integration and the browser tests.
+pytest_plugins = ["tests.worker_fixtures"]

@@ -19,18 +19,6 @@ import pytest
 # synchronous code, which Django must be told.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from tests.integration.conftest import (
-    celery_app,
-    live_workers,
-    load_flows,
-    services,
-    worker_env,
-    worker_logs,
-    workers,
-)
-
-__all__ = ["celery_app", "live_workers", "load_flows", "services", "worker_env", "worker_logs", "workers"]
-
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

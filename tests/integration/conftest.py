@@ -1,34 +1,17 @@
-"""Fixtures of the integration tests: real PostgreSQL, real Redis, real worker processes.
+"""Integration tests: every test here is marked ``integration``.
 
-The workers are started once per session, after pytest-django created the test database, with
-``DATABASE_URL`` naming that database. Tests use ``transactional_db`` (committed data), so what
-a test writes the workers read, and what the workers write the test reads. pytest-django empties
-the tables after each test; messages left in the broker by a test then name runs that no longer
-exist, which the runtime must (and does) drop as harmless.
-
-Without PostgreSQL and Redis these tests fail; they never skip.
+The worker fixtures (services, workers, live_workers, load_flows...) live in
+``tests/worker_fixtures.py``, registered once for the whole session from ``tests/conftest.py``.
 """
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.integration.workers import (
-    REPO,
-    WorkerPool,
-    require_services,
-    with_database_name,
-    worker_environment,
-)
+from tests.worker_fixtures import DISPATCHER_QUEUES, FLOWS_DIR, TASK_QUEUES
 
-#: the queues of the test configurations (tests/integration/flows/nodes.yaml) and of the demo
-DISPATCHER_QUEUES = ("selinon_dispatcher", "demo_dispatcher")
-TASK_QUEUES = ("selinon_tasks", "demo_tasks", "demo_security", "demo_io", "celery")
-FLOWS_DIR = Path(__file__).resolve().parent / "flows"
+__all__ = ["DISPATCHER_QUEUES", "FLOWS_DIR", "TASK_QUEUES"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,74 +21,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def services() -> tuple[str, str]:
-    try:
-        return require_services()
-    except AssertionError as error:
-        pytest.fail(str(error), pytrace=False)
-
-
-@pytest.fixture(scope="session")
-def celery_app(services: tuple[str, str]) -> Any:
-    from demo_project.celery import app
-
-    return app
-
-
-@pytest.fixture(scope="session")
-def worker_env(
-    services: tuple[str, str], django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
-    """The environment of every worker: the pytest-django test database and the test broker."""
-    from django.db import connection
-
-    database_url, broker_url = services
-    test_db = connection.settings_dict["NAME"]
-    var_dir = tmp_path_factory.mktemp("worker-var")
-    return worker_environment(with_database_name(database_url, test_db), broker_url, var_dir)
-
-
-@pytest.fixture(scope="session")
-def worker_logs() -> Path:
-    path = Path(os.environ.get("SELINON_TEST_OUTPUT", REPO / "test-output")) / "workers"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@pytest.fixture(scope="session")
-def workers(celery_app: Any, worker_env: dict[str, str], worker_logs: Path) -> Iterator[WorkerPool]:
-    """Two worker processes: one for the dispatcher queue, one for the task queues."""
-    pool = WorkerPool(celery_app, worker_env, worker_logs)
-    try:
-        pool.start(DISPATCHER_QUEUES, concurrency=1)
-        pool.start(TASK_QUEUES, concurrency=2)
-        yield pool
-    finally:
-        pool.stop_all()
-
-
-@pytest.fixture()
-def live_workers(workers: WorkerPool) -> Iterator[WorkerPool]:
-    """The session's workers: one per queue set, (re)started if an earlier test stopped or killed it."""
-    for worker in list(workers.workers):
-        if not worker.alive():
-            workers.workers.remove(worker)
-    for queues, concurrency in ((DISPATCHER_QUEUES, 1), (TASK_QUEUES, 2)):
-        if not any(w.queues == queues for w in workers.workers):
-            workers.start(queues, concurrency=concurrency)
-    yield workers
-
-
-@pytest.fixture()
-def load_flows(transactional_db: None) -> Any:
-    """``load_flows(nodes_yaml, flows_dir_or_files)`` loads a configuration revision and returns it."""
-    from selinon_django.config import load_config
-    from selinon_django.revisions import load_revision
-
-    def load(nodes: Path | str = FLOWS_DIR / "nodes.yaml", flows: Path | str | list[Path] = FLOWS_DIR / "flows") -> Any:
-        flow_paths = flows if isinstance(flows, list) else [Path(flows)]
-        revision, _ = load_revision(load_config([Path(nodes)], [Path(p) for p in flow_paths]))
-        return revision
-
-    return load

@@ -50,11 +50,6 @@ def test_hundred_flows_at_once(live_workers: Any, load_flows: Any) -> None:
     assert NodeRun.objects.filter(flow_run_id__in=ids, status="succeeded", attempts=1).count() == 500
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, open in issue 4: in a full CI run the killed task was once finished by another "
-    "worker than the test expected (worker-name assertion); under investigation",
-)
 def test_sigkill_of_the_worker_running_a_task(live_workers: Any, load_flows: Any) -> None:
     from selinon_django.models import NodeRun
     from selinon_django.runtime.api import run_flow

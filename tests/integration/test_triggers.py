@@ -65,11 +65,6 @@ def run_concurrently(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect, open in issue 8: in a full CI run the trigger task did not run within the test's "
-    "wait (run count 0, never 2); passes alone; under investigation",
-)
 @pytest.mark.parametrize("configured_in", ["python", "yaml"])
 def test_task_after_two_triggers_fired_concurrently_runs_once(
     live_workers: Any, var_dir: str, load_flows: Any, configured_in: str
