@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from selinon_django.config.imports import import_object, resolve_module
 from selinon_django.config.model import ImportRef, NodeKind, SystemConfig, thaw
 from selinon_django.engine.actions import StartTask
 from selinon_django.engine.selective import compute_selective
@@ -39,6 +37,7 @@ from selinon_django.engine.testing import FakePorts, FlowRunRecord, NodeRecord, 
 from selinon_django.engine.throttling import next_slot
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, json_or_none, run_attempt
+from selinon_django.runtime.user_code import UserCodePorts
 from selinon_django.storages.base import StoredTaskError
 from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
@@ -53,24 +52,7 @@ class ExecutionError(SelinonDjangoError):
     """The run could not go on: a dispatcher step raised, or it never ended (``max_events``)."""
 
 
-class _ParentResults:
-    """What foreach and selective run functions get as ``storage_pool``: Selinon's
-    ``storage_pool.get(task_name)`` is the result of the parent of that name on the edge that
-    fired; anything else is the real :class:`StoragePool`."""
-
-    def __init__(self, pool: StoragePool, parent: Mapping[str, Any], result_of: Callable[[str, str], Any]) -> None:
-        self.pool = pool
-        self.parent = dict(parent)
-        self._result_of = result_of
-
-    def get(self, task_name: str, flow_name: str | None = None) -> Any:
-        return self._result_of(task_name, self.parent[task_name])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.pool, name)
-
-
-class ExecutorPorts(FakePorts):
+class ExecutorPorts(UserCodePorts, FakePorts):
     """The engine's ports for an in-process run: statuses in memory, everything else for real.
 
     It keeps :class:`FakePorts`' bookkeeping of statuses and finished sub-flows (filled by the
@@ -97,11 +79,7 @@ class ExecutorPorts(FakePorts):
 
     def foreach_items(self, function: ImportRef, node_args: Any, parent: Mapping[str, Any]) -> Iterable[Any]:
         self.foreach_calls.append((function.dotted, node_args, dict(parent)))
-        fn = import_object(resolve_module(function.module), function.name)
-        return list(fn(_ParentResults(self.pool, parent, self.task_result), node_args) or ())
-
-    def new_id(self, kind: NodeKind, name: str) -> str:
-        return str(uuid.uuid4())
+        return super().foreach_items(function, node_args, parent)
 
     def throttle_countdown(self, kind: NodeKind, name: str, interval: float) -> float | None:
         self.throttle_calls.append((kind, name, interval))
@@ -109,29 +87,6 @@ class ExecutorPorts(FakePorts):
         slot = next_slot(self._throttle_slots.get(key), self.clock(), interval)
         self._throttle_slots[key] = slot.start_at
         return slot.countdown or None
-
-    def load_predicate(self, module: str, name: str) -> Callable[..., Any]:
-        fn: Callable[..., Any] = import_object(resolve_module(module), name)
-        return fn
-
-    def load_strategy(self, module: str, name: str) -> Callable[..., Any]:
-        fn: Callable[..., Any] = import_object(resolve_module(module), name)
-        return fn
-
-    def selective_run(
-        self,
-        function: ImportRef,
-        *,
-        flow_name: str,
-        node_name: str,
-        node_args: Any,
-        task_names: Sequence[str],
-        parent: Mapping[str, Any],
-    ) -> str | None:
-        fn = import_object(resolve_module(function.module), function.name)
-        bound = _ParentResults(self.pool, parent, self.task_result)
-        answer = fn(flow_name, node_name, node_args, list(task_names), bound)
-        return None if answer is None else str(answer)
 
 
 @dataclass

@@ -7,17 +7,16 @@ node-run row follows its child run's status); results are read lazily, only when
 """
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from selinon_django.config.imports import import_object, resolve_module
-from selinon_django.config.model import ImportRef, NodeKind, SystemConfig
+from selinon_django.config.model import NodeKind, SystemConfig
 from selinon_django.engine.ports import NodeStatus
 from selinon_django.engine.state import NodeRef
 from selinon_django.engine.throttling import next_slot
 from selinon_django.models.outbox import ThrottleSlot
 from selinon_django.models.runs import FlowRun, NodeRun, NodeRunStatus
+from selinon_django.runtime.user_code import UserCodePorts
 from selinon_django.storages.pool import StoragePool
 
 #: above this many active nodes the statuses are read by flow run instead of by id list
@@ -29,25 +28,6 @@ _STATUS = {
     # a revoked node never succeeds: for the flow it failed
     NodeRunStatus.REVOKED.value: NodeStatus.FAILED,
 }
-
-
-class ParentResults:
-    """What a foreach or selective run function gets as ``storage_pool``: Selinon's
-    ``storage_pool.get(task_name)`` reads the result of the parent of that name."""
-
-    def __init__(self, pool: StoragePool, flow_name: str, parent: Mapping[str, Any],
-                 result_of: Callable[[str, str], Any]) -> None:
-        self.pool = pool
-        self.flow_name = flow_name
-        self.parent = dict(parent)
-        self._result_of = result_of
-
-    def get(self, task_name: str, flow_name: str | None = None) -> Any:
-        task_id = self.parent[task_name]
-        return self._result_of(task_name, task_id)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.pool, name)
 
 
 def result_of_node(config: SystemConfig, pool: StoragePool, task_name: str, task_id: str) -> Any:
@@ -64,7 +44,7 @@ def result_of_node(config: SystemConfig, pool: StoragePool, task_name: str, task
     return row["result"] if row else None
 
 
-class DatabasePorts:
+class DatabasePorts(UserCodePorts):
     def __init__(self, config: SystemConfig, pool: StoragePool, run: FlowRun, active: Sequence[NodeRef]) -> None:
         self.config = config
         self.pool = pool
@@ -99,14 +79,6 @@ class DatabasePorts:
         finished: Mapping[str, Sequence[str]] = state.get("finished_nodes") or {}
         return finished
 
-    def foreach_items(self, function: ImportRef, node_args: Any, parent: Mapping[str, Any]) -> Iterable[Any]:
-        fn = import_object(resolve_module(function.module), function.name)
-        pool = ParentResults(self.pool, self.run.flow_name, parent, self.task_result)
-        return list(fn(pool, node_args) or ())
-
-    def new_id(self, kind: NodeKind, name: str) -> str:
-        return str(uuid.uuid4())
-
     def throttle_countdown(self, kind: NodeKind, name: str, interval: float) -> float | None:
         import time
 
@@ -115,26 +87,3 @@ class DatabasePorts:
         slot.last_reserved = reserved.start_at
         slot.save(update_fields=["last_reserved"])
         return reserved.countdown or None
-
-    def load_predicate(self, module: str, name: str) -> Callable[..., Any]:
-        fn: Callable[..., Any] = import_object(resolve_module(module), name)
-        return fn
-
-    def load_strategy(self, module: str, name: str) -> Callable[..., Any]:
-        fn: Callable[..., Any] = import_object(resolve_module(module), name)
-        return fn
-
-    def selective_run(
-        self,
-        function: ImportRef,
-        *,
-        flow_name: str,
-        node_name: str,
-        node_args: Any,
-        task_names: Sequence[str],
-        parent: Mapping[str, Any],
-    ) -> str | None:
-        fn = import_object(resolve_module(function.module), function.name)
-        pool = ParentResults(self.pool, flow_name, parent, self.task_result)
-        answer = fn(flow_name, node_name, node_args, list(task_names), pool)
-        return None if answer is None else str(answer)

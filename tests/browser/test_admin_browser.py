@@ -7,6 +7,7 @@ fixed sleeps. ``window.selinonNoReload`` proves the page changed without being r
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -52,6 +53,10 @@ def wait_status(page: Any, status: str) -> None:
 
 
 def keep_for_docs(path: Path, name: str) -> None:
+    """Refresh the README's screenshot, only when asked (UPDATE_SCREENSHOTS=1): a test run must
+    not change tracked files."""
+    if os.environ.get("UPDATE_SCREENSHOTS") != "1":
+        return
     DOCS.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(path, DOCS / name)
 
