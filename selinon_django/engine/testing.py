@@ -269,13 +269,17 @@ class Simulator:
         root = self._new_run(
             flow_name, self.ports.new_id("flow", flow_name), node_args, parent, plan.to_dict() if plan else None
         )
+        self._drain(flow_name)
+        return root
+
+    def _drain(self, flow_name: str) -> None:
+        """Handle scheduled work until none is left (subclasses keep their own event order)."""
         steps = 0
         while self.queue:
             steps += 1
             if steps > self.max_steps:
                 raise RuntimeError(f"flow {flow_name!r} did not finish in {self.max_steps} steps")
             self._step(self.queue.popleft())
-        return root
 
     def _new_run(
         self,

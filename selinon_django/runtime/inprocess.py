@@ -140,19 +140,8 @@ class InProcessExecutor(Simulator):
 
     # -- running ---------------------------------------------------------------------------------
 
-    def run(
-        self,
-        flow_name: str,
-        node_args: Any = None,
-        *,
-        parent: Mapping[str, Any] | None = None,
-        selective: SelectivePlan | Mapping[str, Any] | None = None,
-    ) -> FlowRunRecord:
-        """Run ``flow_name`` until no event is left (nowait nodes included); the root's record."""
-        plan = SelectivePlan.coerce(selective)
-        root = self._new_run(
-            flow_name, self.ports.new_id("flow", flow_name), node_args, parent, plan.to_dict() if plan else None
-        )
+    def _drain(self, flow_name: str) -> None:
+        """Run until no event is left (nowait nodes included), in due-time order."""
         handled = 0
         while self._events:
             handled += 1
@@ -161,7 +150,6 @@ class InProcessExecutor(Simulator):
             due, _, action = heapq.heappop(self._events)
             self.now = max(self.now, due)
             action()
-        return root
 
     def execute(
         self,
