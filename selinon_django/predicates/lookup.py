@@ -1,10 +1,11 @@
-"""Helpers shared by the built-in predicates: nested key lookup and the never-raise guard."""
+"""Helpers shared by the built-in predicates: nested key lookup, check-at-key and the never-raise guard."""
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+
+from selinon_django.predicates.values import is_int
 
 #: One key, or a list of keys for a nested lookup (``['foo', 'bar']`` -> ``x['foo']['bar']``).
 Key = str | int | Sequence[str | int]
@@ -47,26 +48,14 @@ def lookup(container: Any, key: Key) -> Any:
     return current
 
 
-def is_int(value: Any) -> bool:
-    """``isinstance(value, int)`` without booleans: YAML/JSON ``true`` is not a number to a user."""
-    return isinstance(value, int) and not isinstance(value, bool)
+def check_at(container: Any, key: Key, check: Callable[..., bool], *check_args: Any) -> bool:
+    """``check(value, *check_args)`` on the value at ``key``; ``False`` when the key is missing.
 
-
-def is_empty(value: Any) -> bool:
-    """Null, or a sized value with no items."""
-    if value is None:
-        return True
-    try:
-        return len(value) == 0
-    except TypeError:
-        return False
-
-
-def url_part(value: Any, part: str) -> Any:
-    """A component of a URL string (``netloc``, ``path``, ``scheme``), or MISSING for non-strings."""
-    if not isinstance(value, str):
-        return MISSING
-    return getattr(urlparse(value), part)
+    Every ``field*``/``argsField*`` predicate is this call with its own check from
+    :mod:`selinon_django.predicates.values`, so "a missing key is False" is decided here only.
+    """
+    value = lookup(container, key)
+    return value is not MISSING and bool(check(value, *check_args))
 
 
 def never_raises(fn: F) -> F:
