@@ -1,10 +1,11 @@
 """The Django admin of selinon_django (autodiscovered as ``selinon_django.admin``).
 
 Importing the modules registers their ModelAdmins: definitions (read-only), revisions (with the
-upload and diff pages) and runs (with the live run page and its actions).
+upload and diff pages), runs (with the live run page and its actions), and read-only lists of
+node runs, trace events and flow migrations.
 """
 
-from selinon_django.admin import definitions, revisions, runs
+from selinon_django.admin import definitions, flowmigrations, noderuns, revisions, runs, traces
 from selinon_django.triggers import admin as triggers
 
-__all__ = ["definitions", "revisions", "runs", "triggers"]
+__all__ = ["definitions", "flowmigrations", "noderuns", "revisions", "runs", "traces", "triggers"]

@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from selinon_django.admin.diffing import DIFF_COLOURS, diff_configs, diff_digraph
+from selinon_django.admin.flowmigrations import plan_context
 from selinon_django.admin.forms import UploadConfigForm, read_upload
 from selinon_django.admin.graphs import svg_markup
 from selinon_django.admin.readonly import ReadOnlyAdmin
@@ -213,6 +214,9 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
             old_config, new_config = old.system_config(), new.system_config()
             diff = diff_configs(old_config, new_config)
             style = configured_style()
+            from selinon_django.runtime.migrating import policy_for
+
+            context.update(plan_context(old, new))
             context.update(
                 old=old,
                 new=new,
@@ -220,7 +224,7 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
                 flow_graphs=[
                     (flow, svg_markup(diff_digraph(flow, old_config, new_config, style))) for flow in diff.changed_flows
                 ],
-                policy=selinon_settings().MIGRATION_POLICY,
+                policies=[(f.name, policy_for(f.name)) for f in diff.changed_flows if f.change == "changed"],
             )
         return TemplateResponse(request, "admin/selinon_django/diff.html", context)
 

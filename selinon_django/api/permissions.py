@@ -4,7 +4,8 @@ DRF's ``DjangoModelPermissions`` maps HTTP methods to permissions, but starting,
 retrying a run are all POSTs that mean different things, so each view names the permissions of
 each action instead (``action_permissions``). Reading flows and revisions needs
 ``view_configrevision``, loading a configuration ``add_configrevision``; reading runs and node
-runs needs ``view_flowrun``, starting ``add_flowrun``, cancelling and retrying ``change_flowrun``.
+runs needs ``view_flowrun``, starting ``add_flowrun``, cancelling and retrying ``change_flowrun``;
+reading flow migrations needs ``view_flowmigrationrecord``.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ LOAD_CONFIGURATION = f"{APP}.add_configrevision"
 VIEW_RUNS = f"{APP}.view_flowrun"
 START_RUNS = f"{APP}.add_flowrun"
 CHANGE_RUNS = f"{APP}.change_flowrun"
+VIEW_MIGRATIONS = f"{APP}.view_flowmigrationrecord"
 
 
 class ActionPermission(BasePermission):

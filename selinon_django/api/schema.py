@@ -29,7 +29,8 @@ SCHEMA_SETTINGS: dict[str, Any] = {
         "Every endpoint needs an authenticated user (`Authorization: Token <key>` or a session) "
         "holding the Django permission of the action: `selinon_django.view_configrevision` to read "
         "flows and revisions, `add_configrevision` to load YAML, `view_flowrun` to read runs and node "
-        "runs, `add_flowrun` to start a run, `change_flowrun` to cancel or retry one. Starting runs is "
+        "runs, `add_flowrun` to start a run, `change_flowrun` to cancel or retry one, "
+        "`view_flowmigrationrecord` to read flow migrations. Starting runs is "
         "throttled by the DRF scope `selinon_runs` when `REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']` "
         "names a rate for it."
     ),

@@ -41,6 +41,7 @@ def test_committed_schema_describes_every_endpoint() -> None:
         "/api/revisions/", "/api/revisions/{number}/", "/api/revisions/{number}/diff/",
         "/api/runs/", "/api/runs/{id}/", "/api/runs/{id}/cancel/", "/api/runs/{id}/retry/",
         "/api/runs/{id}/trace/", "/api/runs/{id}/graph/", "/api/node-runs/{id}/",
+        "/api/migrations/", "/api/migrations/{version}/",
         "/api/trigger-sessions/", "/api/trigger-sessions/{key}/", "/api/trigger-sessions/{key}/fire/",
         "/api/trigger-task-instances/", "/api/trigger-task-instances/{id}/",
     }
@@ -48,6 +49,8 @@ def test_committed_schema_describes_every_endpoint() -> None:
     run_list = {p["name"] for p in schema["paths"]["/api/runs/"]["get"]["parameters"]}
     assert {"flow", "status", "revision", "parent", "top_level", "created_after", "created_before",
             "started_after", "started_before", "page", "page_size", "ordering"} <= run_list
+    migration_list = {p["name"] for p in schema["paths"]["/api/migrations/"]["get"]["parameters"]}
+    assert migration_list == {"flow", "from_revision", "to_revision", "page", "page_size"}
     created = schema["paths"]["/api/runs/"]["post"]["responses"]
     assert "201" in created and "400" in created
 

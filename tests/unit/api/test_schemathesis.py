@@ -2,7 +2,7 @@
 
 The requests go in-process to Django's WSGI application, as a token-authenticated superuser
 (so every action is reached, not just refused), against a database that holds a revision, a
-run and a node run. Only ``not_a_server_error`` is checked: the point is that no input,
+run, a node run and a flow migration. Only ``not_a_server_error`` is checked: the point is that no input,
 however odd, makes the API fail with a 5xx.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from schemathesis.checks import not_a_server_error
 
 from selinon_django.api.schema import COMMITTED_SCHEMA
 from selinon_django.config import load_config_from_sources
-from selinon_django.models import FlowRun, NodeRun
+from selinon_django.models import FlowMigrationRecord, FlowRun, NodeRun
 from selinon_django.revisions import load_revision
 from tests.unit.api.conftest import sources
 
@@ -39,6 +39,10 @@ def token(django_db_blocker: object, db: None) -> Iterator[str]:
     revision = load_revision(load_config_from_sources(sources()))[0]
     run = FlowRun.objects.create(id="run-1", flow_name="main", revision=revision, status="failed")
     NodeRun.objects.create(id="node-1", flow_run=run, name="Fetch", status="failed", exception="E")
+    FlowMigrationRecord.objects.create(
+        version=1, from_revision=revision, content={"migration": {"main": {"tainting_nodes": {"1": ["Fetch"]}}}},
+        from_hash=revision.content_hash, to_hash="0" * 64,
+    )
     user = User.objects.create_superuser("fuzzer", password=None)
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)

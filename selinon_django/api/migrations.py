@@ -1,0 +1,278 @@
+"""Flow migrations over the API: the stored ``N.json`` versions, read-only.
+
+Migrations are written by ``manage.py selinon_migrate`` and never change, so the API only lists
+and shows them. A migration generated from YAML files before their configurations were loaded
+has no revision foreign keys, only content hashes; the runtime links it to revisions by hash
+when it applies it (``KnownMigration.linked``), and these views show the same link, found for a
+whole page in one query.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from rest_framework import mixins, serializers
+from rest_framework.filters import BaseFilterBackend
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from selinon_django.api.permissions import VIEW_MIGRATIONS
+from selinon_django.api.views import SelinonAPIView
+from selinon_django.config.model import thaw
+from selinon_django.models import ConfigRevision, FlowMigrationRecord
+
+#: the largest value of the integer columns on every backend (PostgreSQL's integer is 32-bit)
+MAX_INT = 2**31 - 1
+
+
+# --- linking by content hash -------------------------------------------------------------------
+
+
+class RevisionLinks:
+    """Revision numbers of content hashes, with the runtime's rule for a hash loaded twice.
+
+    The runtime takes any revision with the "from" hash (the newest, by the revisions' default
+    order) and the oldest with the "to" hash; the same rule here shows what it would apply.
+    """
+
+    def __init__(self, records: Iterable[FlowMigrationRecord]) -> None:
+        hashes = set()
+        for record in records:
+            if record.from_revision_id is None and record.from_hash:
+                hashes.add(record.from_hash)
+            if record.to_revision_id is None and record.to_hash:
+                hashes.add(record.to_hash)
+        self.newest: dict[str, int] = {}
+        self.oldest: dict[str, int] = {}
+        if hashes:
+            rows = ConfigRevision.objects.filter(content_hash__in=hashes).values_list("content_hash", "number")
+            for content_hash, number in rows:
+                self.newest[content_hash] = max(number, self.newest.get(content_hash, number))
+                self.oldest[content_hash] = min(number, self.oldest.get(content_hash, number))
+
+    def from_number(self, record: FlowMigrationRecord) -> int | None:
+        if record.from_revision is not None:
+            return record.from_revision.number
+        return self.newest.get(record.from_hash) if record.from_hash else None
+
+    def to_number(self, record: FlowMigrationRecord) -> int | None:
+        if record.to_revision is not None:
+            return record.to_revision.number
+        return self.oldest.get(record.to_hash) if record.to_hash else None
+
+
+def flow_changes(record: FlowMigrationRecord) -> list[dict[str, Any]]:
+    """Per flow of a migration: edge translation, tainted edges, tainting nodes and the policy.
+
+    Read through the engine's :class:`~selinon_django.engine.migrations.Migration`, so what is
+    shown is what the runtime applies, not whatever shape the stored JSON happens to have.
+    """
+    from selinon_django.runtime.migrating import policy_for
+
+    migration = record.migration()
+    return [
+        {
+            "flow": name,
+            "policy": policy_for(name),
+            "translation": [{"old_edge": old, "new_edge": new} for old, new in sorted(flow.translation.items())],
+            "tainted_edges": [
+                {"edge": index, "from_nodes": list(edge.from_), "to_nodes": list(edge.to),
+                 "condition": thaw(edge.condition)}
+                for index, edge in sorted(flow.tainted_edges.items())
+            ],
+            "tainting_nodes": [
+                {"edge": index, "nodes": list(nodes)} for index, nodes in sorted(flow.tainting_nodes.items())
+            ],
+        }
+        for name, flow in sorted(migration.flows.items())
+    ]
+
+
+# --- serializers -------------------------------------------------------------------------------
+
+
+class EdgeTranslationSerializer(serializers.Serializer[dict[str, Any]]):
+    old_edge = serializers.IntegerField(help_text="Edge index in the old graph.")
+    new_edge = serializers.IntegerField(allow_null=True, help_text="Its index in the new graph (null: dropped).")
+
+
+class TaintedEdgeSerializer(serializers.Serializer[dict[str, Any]]):
+    edge = serializers.IntegerField(help_text="Old edge index; a run that already fired it is tainted.")
+    from_nodes = serializers.ListField(child=serializers.CharField())
+    to_nodes = serializers.ListField(child=serializers.CharField())
+    condition = serializers.JSONField(allow_null=True, help_text="The old edge's condition, in YAML shape.")
+
+
+class TaintingNodesSerializer(serializers.Serializer[dict[str, Any]]):
+    edge = serializers.IntegerField(help_text="New edge index.")
+    nodes = serializers.ListField(
+        child=serializers.CharField(), help_text="Its sources; a run in which they all finished is tainted."
+    )
+
+
+class FlowChangeSerializer(serializers.Serializer[dict[str, Any]]):
+    flow = serializers.CharField()
+    policy = serializers.ChoiceField(
+        choices=["pin", "migrate"],
+        help_text="This deployment's SELINON_DJANGO['MIGRATION_POLICY'] for the flow: 'pin' keeps running flows "
+                  "on their revision, 'migrate' applies the migration to them.",
+    )
+    translation = EdgeTranslationSerializer(many=True, help_text="Edges whose index changed (others stay).")
+    tainted_edges = TaintedEdgeSerializer(many=True)
+    tainting_nodes = TaintingNodesSerializer(many=True)
+
+
+class MigrationSerializer(serializers.ModelSerializer[FlowMigrationRecord]):
+    url = serializers.SerializerMethodField()
+    from_revision = serializers.SerializerMethodField()
+    to_revision = serializers.SerializerMethodField()
+    flows = serializers.ListField(child=serializers.CharField(), source="flow_names", read_only=True,
+                                  help_text="Flows the migration changes.")
+    created_by = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FlowMigrationRecord
+        fields = ("version", "url", "from_revision", "to_revision", "from_hash", "to_hash", "tainted_flow_strategy",
+                  "flows", "created_at", "created_by", "created_by_name")
+        read_only_fields = fields
+
+    def _links(self) -> RevisionLinks:
+        links = self.context.get("links")
+        if links is None:  # one object on its own: link just that one
+            links = RevisionLinks([self.instance] if isinstance(self.instance, FlowMigrationRecord) else [])
+            self.context["links"] = links  # type: ignore[index]  # DRF's context is a plain dict
+        return links
+
+    def get_url(self, record: FlowMigrationRecord) -> str:
+        path = reverse("selinon-migration-detail", args=[record.version])
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request is not None else path
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text=(
+        "Revision number running flows come from (null: a configuration never loaded).")))
+    def get_from_revision(self, record: FlowMigrationRecord) -> int | None:
+        return self._links().from_number(record)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, help_text=(
+        "Revision number the migration leads to (null: a configuration never loaded).")))
+    def get_to_revision(self, record: FlowMigrationRecord) -> int | None:
+        return self._links().to_number(record)
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_created_by(self, record: FlowMigrationRecord) -> str | None:
+        user = record.created_by
+        return user.get_username() if user is not None else None
+
+
+class MigrationDetailSerializer(MigrationSerializer):
+    content = serializers.JSONField(read_only=True, help_text="Selinon's N.json content, as stored.")
+    flow_changes = serializers.SerializerMethodField()
+
+    class Meta(MigrationSerializer.Meta):
+        fields = (*MigrationSerializer.Meta.fields, "flow_changes", "content")  # type: ignore[assignment]
+        read_only_fields = fields  # type: ignore[assignment]
+
+    @extend_schema_field(FlowChangeSerializer(many=True))
+    def get_flow_changes(self, record: FlowMigrationRecord) -> list[dict[str, Any]]:
+        return flow_changes(record)
+
+
+# --- filters -----------------------------------------------------------------------------------
+
+
+class MigrationFilterParameters(serializers.Serializer[dict[str, Any]]):
+    flow = serializers.CharField(required=False, max_length=255)
+    from_revision = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
+    to_revision = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
+
+
+_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
+    "flow": ({"type": "string"}, "Migrations that change this flow."),
+    "from_revision": ({"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                      "Migrations from this revision number (linked by key or by content hash)."),
+    "to_revision": ({"type": "integer", "minimum": 1, "maximum": MAX_INT},
+                    "Migrations to this revision number (linked by key or by content hash)."),
+}
+
+
+def _revision_q(side: str, number: int) -> Q:
+    hashes = ConfigRevision.objects.filter(number=number).values("content_hash")
+    return Q(**{f"{side}_revision__number": number}) | Q(
+        **{f"{side}_revision__isnull": True, f"{side}_hash__in": hashes}
+    )
+
+
+class MigrationFilterBackend(BaseFilterBackend):
+    """``?flow=``, ``?from_revision=``, ``?to_revision=``, validated (a bad value is a 400)."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
+        raw = {name: request.query_params.getlist(name)[-1] for name in _PARAMETERS if name in request.query_params}
+        params = MigrationFilterParameters(data=raw)
+        params.is_valid(raise_exception=True)
+        values = params.validated_data
+        if "flow" in values:
+            queryset = queryset.filter(content__migration__has_key=values["flow"])
+        if "from_revision" in values:
+            queryset = queryset.filter(_revision_q("from", values["from_revision"]))
+        if "to_revision" in values:
+            queryset = queryset.filter(_revision_q("to", values["to_revision"]))
+        return queryset
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
+            for name, (schema, description) in _PARAMETERS.items()
+        ]
+
+
+# --- the viewset -------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List flow migrations, newest first",
+        description="Needs `selinon_django.view_flowmigrationrecord`. Migrations are generated with "
+                    "`manage.py selinon_migrate` and never change.",
+    ),
+    retrieve=extend_schema(
+        summary="A flow migration: its N.json content and, per flow, what it does to running flows",
+        responses={200: MigrationDetailSerializer},
+    ),
+)
+class MigrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonAPIView):
+    lookup_field = "version"
+    lookup_value_regex = "[0-9]+"
+    serializer_class = MigrationSerializer
+    filter_backends = (MigrationFilterBackend,)
+    action_permissions = {"default": (VIEW_MIGRATIONS,)}
+
+    def get_queryset(self) -> QuerySet[FlowMigrationRecord]:
+        queryset = FlowMigrationRecord.objects.select_related("from_revision", "to_revision", "created_by")
+        if self.action == "list":
+            queryset = queryset.order_by("-version")
+        return queryset
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.action != "list":  # filters describe the list; a detail is looked up by version alone
+            return queryset
+        return super().filter_queryset(queryset)
+
+    def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
+        return MigrationDetailSerializer if self.action == "retrieve" else MigrationSerializer
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        records = list(page or [])
+        context: Mapping[str, Any] = {**self.get_serializer_context(), "links": RevisionLinks(records)}
+        serializer = MigrationSerializer(records, many=True, context=dict(context))
+        return self.get_paginated_response(serializer.data)
+
+    def get_object(self) -> FlowMigrationRecord:
+        version = self.kwargs.get("version", "")
+        if not str(version).isdigit() or int(version) > MAX_INT:  # out of the column's range: no such row
+            raise Http404(f"no flow migration {version}")
+        return super().get_object()
