@@ -15,20 +15,16 @@ from django.db import IntegrityError, transaction
 
 from selinon_django.config import content_hash, normalise
 from selinon_django.config.model import (
-    And,
-    Condition,
     Edge,
     Failure,
     Flow,
     NodeSelector,
-    Not,
-    Or,
-    Predicate,
     Storage,
     SystemConfig,
     Task,
     thaw,
 )
+from selinon_django.config.normalise import condition_data
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.models import (
     ConfigRevision,
@@ -217,24 +213,6 @@ def _flow_options(flow: Flow) -> dict[str, Any]:
     return {key: value for key, value in options.items() if value not in (None, False, [], 0)}
 
 
-def condition_json(condition: Condition) -> dict[str, Any]:
-    """A condition tree in the shape Selinon YAML writes it (``and``/``or``/``not``/leaf)."""
-    if isinstance(condition, Predicate):
-        leaf: dict[str, Any] = {"name": condition.name}
-        if condition.node is not None:
-            leaf["node"] = condition.node
-        if condition.args:
-            leaf["args"] = thaw(condition.args)
-        return leaf
-    if isinstance(condition, And):
-        return {"and": [condition_json(child) for child in condition.children]}
-    if isinstance(condition, Or):
-        return {"or": [condition_json(child) for child in condition.children]}
-    if isinstance(condition, Not):
-        return {"not": condition_json(condition.child)}
-    raise TypeError(f"not a condition: {condition!r}")
-
-
 def _edge_row(flow_row: FlowDefinition, edge: Edge) -> EdgeDefinition:
     foreach: Mapping[str, Any] | None = None
     if edge.foreach is not None:
@@ -255,7 +233,7 @@ def _edge_row(flow_row: FlowDefinition, edge: Edge) -> EdgeDefinition:
         index=edge.index,
         from_nodes=list(edge.from_),
         to_nodes=list(edge.to),
-        condition=None if edge.condition_default else condition_json(edge.condition),
+        condition=None if edge.condition_default else condition_data(edge.condition),
         foreach=foreach,
         selective=selective,
     )
@@ -267,5 +245,5 @@ def _failure_row(flow_row: FlowDefinition, index: int, failure: Failure) -> Fail
         index=index,
         nodes=list(failure.nodes_order or sorted(failure.nodes)),
         fallback=True if failure.fallback is True else list(failure.fallback),
-        condition=None if failure.condition_default else condition_json(failure.condition),
+        condition=None if failure.condition_default else condition_data(failure.condition),
     )

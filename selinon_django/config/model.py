@@ -223,15 +223,22 @@ class Flow:
 
     def nodes(self) -> frozenset[str]:
         """Every node named in edges and fallbacks of this flow."""
-        names: set[str] = set()
+        return frozenset(self.ordered_nodes())
+
+    def ordered_nodes(self) -> tuple[str, ...]:
+        """The flow's nodes in the order they first appear in edges, then failures (stable
+        output for graphs and diffs)."""
+        seen: dict[str, None] = {}
         for edge in self.edges:
-            names.update(edge.from_)
-            names.update(edge.to)
+            for name in (*edge.from_, *edge.to):
+                seen.setdefault(name, None)
         for failure in self.failures:
-            names.update(failure.nodes)
+            for name in failure.nodes_order or sorted(failure.nodes):
+                seen.setdefault(name, None)
             if failure.fallback is not True:
-                names.update(failure.fallback)
-        return frozenset(names)
+                for name in failure.fallback:
+                    seen.setdefault(name, None)
+        return tuple(seen)
 
 
 @dataclass(frozen=True)

@@ -55,13 +55,15 @@ def _cache(cache: CacheConfig) -> dict[str, Any]:
     return data
 
 
-def _condition(condition: Condition) -> dict[str, Any]:
+def condition_data(condition: Condition) -> dict[str, Any]:
+    """A condition tree in the shape Selinon YAML writes it (``and``/``or``/``not``/leaf); also what
+    revision rows and migration files show of a condition."""
     if isinstance(condition, And):
-        return {"and": [_condition(child) for child in condition.children]}
+        return {"and": [condition_data(child) for child in condition.children]}
     if isinstance(condition, Or):
-        return {"or": [_condition(child) for child in condition.children]}
+        return {"or": [condition_data(child) for child in condition.children]}
     if isinstance(condition, Not):
-        return {"not": _condition(condition.child)}
+        return {"not": condition_data(condition.child)}
     data: dict[str, Any] = {"name": condition.name}
     if condition.node is not None:
         data["node"] = condition.node
@@ -150,7 +152,7 @@ def _global(config: GlobalConfig) -> dict[str, Any]:
 def _edge(edge: Edge) -> dict[str, Any]:
     data: dict[str, Any] = {"from": list(edge.from_) or None, "to": list(edge.to)}
     if not _is_always_true(edge.condition):
-        data["condition"] = _condition(edge.condition)
+        data["condition"] = condition_data(edge.condition)
     if edge.foreach is not None:
         foreach: dict[str, Any] = {"function": edge.foreach.function.name, "import": edge.foreach.function.module}
         if edge.foreach.propagate_result:
@@ -172,7 +174,7 @@ def _failure(failure: Failure) -> dict[str, Any]:
         "fallback": True if failure.fallback is True else list(failure.fallback),
     }
     if not _is_always_true(failure.condition):
-        data["condition"] = _condition(failure.condition)
+        data["condition"] = condition_data(failure.condition)
     return data
 
 

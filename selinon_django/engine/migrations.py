@@ -60,7 +60,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from selinon_django.config.model import And, Condition, Flow, Not, Or, Predicate, SystemConfig, freeze, thaw
+from selinon_django.config.model import Flow, SystemConfig, freeze, thaw
+from selinon_django.config.normalise import condition_data
 from selinon_django.errors import MigrationSkew
 
 __all__ = [
@@ -72,7 +73,6 @@ __all__ = [
     "TaintedFlowStrategy",
     "apply_migrations",
     "check_skew",
-    "condition_to_dict",
     "diff_flows",
     "generate_migration",
     "migration_file_name",
@@ -113,24 +113,6 @@ class TaintedFlowStrategy(StrEnum):
 
 
 _RANKS = {TaintedFlowStrategy.IGNORE: 1, TaintedFlowStrategy.RETRY: 2, TaintedFlowStrategy.FAIL: 3}
-
-
-def condition_to_dict(condition: Condition) -> dict[str, Any]:
-    """A condition in Selinon's YAML shape (what a migration file shows of a tainted edge)."""
-    if isinstance(condition, Predicate):
-        result: dict[str, Any] = {"name": condition.name}
-        if condition.node is not None:
-            result["node"] = condition.node
-        if condition.args:
-            result["args"] = thaw(condition.args)
-        return result
-    if isinstance(condition, And):
-        return {"and": [condition_to_dict(child) for child in condition.children]}
-    if isinstance(condition, Or):
-        return {"or": [condition_to_dict(child) for child in condition.children]}
-    if isinstance(condition, Not):
-        return {"not": condition_to_dict(condition.child)}
-    raise TypeError(f"not a condition: {condition!r}")
 
 
 @dataclass(frozen=True)
@@ -270,7 +252,7 @@ def diff_flows(old: Flow, new: Flow) -> FlowMigration | None:
         old.edges[pos].index: TaintedEdge(
             from_=tuple(sorted(old_keys[pos][0])),
             to=tuple(sorted(old_keys[pos][1])),
-            condition=freeze(condition_to_dict(old.edges[pos].condition)),
+            condition=freeze(condition_data(old.edges[pos].condition)),
         )
         for pos in old_unmatched
     }

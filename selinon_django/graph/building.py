@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 
 import graphviz
 
-from selinon_django.config.model import Flow, SystemConfig
+from selinon_django.config.model import SystemConfig
 from selinon_django.graph.labels import condition_lines, edge_lines
 from selinon_django.graph.style import Style, merge_style
 
@@ -56,21 +56,6 @@ class _Ids:
         return self._ids[key]
 
 
-def _ordered_nodes(flow: Flow) -> list[str]:
-    """The flow's nodes in the order they first appear (stable output for snapshots)."""
-    seen: dict[str, None] = {}
-    for edge in flow.edges:
-        for name in (*edge.from_, *edge.to):
-            seen.setdefault(name, None)
-    for failure in flow.failures:
-        for name in failure.nodes_order or sorted(failure.nodes):
-            seen.setdefault(name, None)
-        if failure.fallback is not True:
-            for name in failure.fallback:
-                seen.setdefault(name, None)
-    return list(seen)
-
-
 def flow_digraph(
     config: SystemConfig,
     flow_name: str,
@@ -93,7 +78,7 @@ def flow_digraph(
     ids = _Ids()
     dot = graphviz.Digraph(name=flow_name, graph_attr=dict(styles["graph"]))
 
-    for name in _ordered_nodes(flow):
+    for name in flow.ordered_nodes():
         attributes = dict(styles["flow"] if config.is_flow(name) else styles["task"])
         if node_states is not None:
             state = node_states.get(name)
@@ -133,7 +118,7 @@ def flow_digraph(
                 dot.edge(source, target, **styles["fallback_edge"])
 
     drawn_storages: set[str] = set()
-    for name in _ordered_nodes(flow):
+    for name in flow.ordered_nodes():
         task = config.tasks.get(name)
         if task is None or task.storage is None:
             continue
