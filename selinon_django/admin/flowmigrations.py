@@ -53,7 +53,8 @@ def summarise(record: FlowMigrationRecord) -> list[FlowMigrationSummary]:
         for index, edge in sorted(flow.tainted_edges.items()):
             condition = thaw(edge.condition)
             text = f"edge {index}: {_nodes(edge.from_)} → {', '.join(edge.to)}"
-            tainted.append(f"{text} (condition {json.dumps(condition, sort_keys=True)})" if condition else text)
+            always = not condition or condition == {"name": "alwaysTrue"}
+            tainted.append(text if always else f"{text} (condition {json.dumps(condition, sort_keys=True)})")
         summaries.append(
             FlowMigrationSummary(
                 flow=name,
