@@ -113,6 +113,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# Celery's Django fixup closes the database connections around every task unless this is set:
+# with it, CONN_MAX_AGE (DATABASE_CONN_MAX_AGE) decides, as in a web process (a new PostgreSQL
+# connection per task costs more than the whole hop of a no-op task).
+CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "1000"))
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -24,7 +24,7 @@ from selinon_django.models.runs import (
     NodeRun,
     NodeRunStatus,
 )
-from selinon_django.runtime import outbox
+from selinon_django.runtime import migrating, outbox
 from selinon_django.runtime.celery_app import get_celery_app
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
@@ -52,11 +52,14 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
     if flow_name not in config.flows:
         raise UnknownFlowError(f"flow {flow_name!r} is not defined in configuration revision {revision.number}")
     run_id = str(uuid.uuid4())
+    # the newest migration this process knows: a run started now is already on the graph it ends
+    # at, so it must not be migrated through it later (no query: the cache is refreshed by steps)
+    migration_version = migrating.latest_known_version(refresh=False)
     with transaction.atomic():
         FlowRun.objects.create(
             id=run_id, flow_name=flow_name, revision=revision, node_args=node_args, selective=selective,
             status=FlowRunStatus.PENDING, created_by=created_by, next_wakeup_at=PENDING,
-            created_at=timezone.now(),
+            created_at=timezone.now(), migration_version=migration_version,
         )
         config_for(revision.pk)  # warm the cache with the row we already have
         outbox.enqueue(
@@ -64,7 +67,7 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
             dispatcher_kwargs(
                 run_id, flow_name, reason="start",
                 full={"node_args": node_args, "parent": None, "selective": selective or False, "retried_count": 0,
-                      "retry": None, "migration_version": 0, "state": None},
+                      "retry": None, "migration_version": migration_version, "state": None},
             ),
             queue=config.dispatcher_queue(flow_name),
         )

@@ -64,8 +64,11 @@ def handle_message(run_id: str, *, state_version: int | None = None, reason: str
         step_locked(run)
 
 
-def step_locked(run: FlowRun) -> StepResult:
-    """Run one step of a run whose row the current transaction holds locked."""
+def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None) -> StepResult:
+    """Run one step of a run whose row the current transaction holds locked.
+
+    ``known_statuses``: final statuses of nodes the caller's transaction just wrote.
+    """
     if (held := migrating.before_step(run)) is not None:
         return held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
     config = config_for(run.revision_id)
@@ -75,7 +78,7 @@ def step_locked(run: FlowRun) -> StepResult:
     first = run.status in (FlowRunStatus.PENDING, FlowRunStatus.RETRYING)
     state = FlowState.from_dict(raw_state)
     node_args = raw_state.get(NODE_ARGS_KEY, run.node_args) if NODE_ARGS_KEY in raw_state else run.node_args
-    ports = DatabasePorts(config, pool, run, state.active_nodes)
+    ports = DatabasePorts(config, pool, run, state.active_nodes, known_statuses)
     with tracing.collecting(run.pk, enabled=settings.TRACE_DATABASE) as owns_traces:
         try:
             result = step(

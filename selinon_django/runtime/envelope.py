@@ -79,11 +79,64 @@ def node_lock(node_id: str) -> Iterator[bool]:
 
 def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "") -> EnvelopeResult:
     """Serve one task message (the Celery task calls this)."""
+    if connection.vendor == "postgresql":
+        return _handle_on_postgresql(node_id, kwargs, hostname)
     with node_lock(node_id) as acquired:
         if not acquired:
             _resend(node_id, kwargs, countdown=BUSY_RECHECK)
             return EnvelopeResult("busy")
         return _claim_and_run(node_id, kwargs, hostname)
+
+
+#: lock the node id, read the row and, when this message is the node's next attempt, mark it
+#: started - one round trip. The row as it was (``cur``) classifies a message that did not start
+#: the node (duplicate, lost attempt, unknown); ``upd`` says whether it did.
+_CLAIM_SQL = """
+WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
+cur AS (SELECT status, attempts, flow_run_id FROM {table} WHERE id = %(id)s),
+upd AS (
+    UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s,
+        started_at = %(now)s, updated_at = %(now)s, received_at = COALESCE(n.received_at, %(now)s)
+    FROM lk
+    WHERE lk.got AND n.id = %(id)s AND n.attempts = %(expected)s AND n.status <> ALL(%(finished)s)
+    RETURNING n.id
+)
+SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, (SELECT count(*) FROM upd) FROM lk LEFT JOIN cur ON true
+"""
+
+
+def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
+    key = _lock_key(node_id)
+    expected = int(kwargs.get("attempt", 0))
+    params: dict[str, Any] = {
+        "key": key, "id": node_id, "started": NodeRunStatus.STARTED.value, "worker": hostname[:255],
+        "now": timezone.now(), "expected": expected, "finished": [s.value for s in NODE_FINISHED_STATUSES],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL.format(table=connection.ops.quote_name(NodeRun._meta.db_table)), params)
+        got, status, _attempts, run_id, started = cursor.fetchone()
+    try:
+        if not got:
+            if status in NODE_FINISHED_STATUSES:
+                return EnvelopeResult("duplicate", status)
+            _resend(node_id, kwargs, countdown=BUSY_RECHECK)
+            return EnvelopeResult("busy")
+        if status is None:
+            return EnvelopeResult("unknown")
+        if started:
+            return _run_started(node_id, run_id, kwargs, hostname)
+        return _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
+    finally:
+        if got:
+            _unlock(key, node_id)
+
+
+def _unlock(key: int, node_id: str) -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+    except Exception:  # the connection died: the server released the lock with it
+        logger.debug("advisory unlock of %s failed", node_id, exc_info=True)
 
 
 def _resend(node_id: str, kwargs: dict[str, Any], *, countdown: float | None) -> None:
@@ -140,6 +193,16 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
         if node["received_at"] is None:
             update["received_at"] = now
         NodeRun.objects.filter(pk=node_id).update(**update)
+    return _run_started(node_id, node["flow_run_id"], kwargs, hostname)
+
+
+def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
+    """Run the attempt this message just marked started, and record its end."""
+    settings = selinon_settings()
+    expected = int(kwargs.get("attempt", 0))
+    retried_count = int(kwargs.get("retried_count", 0))
+    lost = int(kwargs.get("lost", 0))
+    config = config_for(int(kwargs["revision_id"]))
     pool = StoragePool.for_config(config)
     with tracing.collecting(kwargs["dispatcher_id"], enabled=settings.TRACE_DATABASE) as owns_traces:
         try:
@@ -154,7 +217,7 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
             if owns_traces:
                 tracing.discard()
             raise
-        _record(node_id, node["flow_run_id"], dict(kwargs, attempt=expected + 1), outcome, config)
+        _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
     status = {Succeeded: "succeeded", Retry: "retried", Failed: "failed"}[type(outcome)]
     return EnvelopeResult("ran", status)
 
@@ -193,7 +256,7 @@ def _record(
                     countdown=outcome.countdown or None,
                 )
             else:
-                wake(run_id)
+                wake(run_id, finished={node_id: str(update["status"])})
         if tracing_owned():
             tracing.flush()
         outbox.flush()

@@ -45,23 +45,27 @@ def result_of_node(config: SystemConfig, pool: StoragePool, task_name: str, task
 
 
 class DatabasePorts(UserCodePorts):
-    def __init__(self, config: SystemConfig, pool: StoragePool, run: FlowRun, active: Sequence[NodeRef]) -> None:
+    def __init__(self, config: SystemConfig, pool: StoragePool, run: FlowRun, active: Sequence[NodeRef],
+                 known_statuses: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.pool = pool
         self.run = run
-        self._statuses = self._read_statuses(active)
+        self._statuses = self._read_statuses(active, known_statuses or {})
         self._results: dict[str, Any] = {}
 
-    def _read_statuses(self, active: Sequence[NodeRef]) -> dict[str, str]:
-        if not active:
-            return {}
+    def _read_statuses(self, active: Sequence[NodeRef], known: Mapping[str, str]) -> dict[str, str]:
+        """Final statuses of the active nodes; ``known`` ones (written by this very transaction)
+        are not read again, so the step after a chain's task costs no query here."""
+        statuses = {node.id: known[node.id] for node in active if node.id in known}
+        unknown = [node.id for node in active if node.id not in known]
+        if not unknown:
+            return statuses
         finished = [s.value for s in (NodeRunStatus.SUCCEEDED, NodeRunStatus.FAILED, NodeRunStatus.REVOKED)]
         rows = NodeRun.objects.filter(status__in=finished)
-        if len(active) <= _ID_LIST_LIMIT:
-            rows = rows.filter(pk__in=[node.id for node in active])
-        else:
-            rows = rows.filter(flow_run_id=self.run.pk)
-        return dict(rows.values_list("id", "status"))
+        # a long id list costs more to send than reading the run's finished nodes by index
+        rows = rows.filter(pk__in=unknown) if len(unknown) <= _ID_LIST_LIMIT else rows.filter(flow_run_id=self.run.pk)
+        statuses.update(rows.values_list("id", "status"))
+        return statuses
 
     # --- Ports ---
 

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import close_old_connections, connection, transaction
@@ -107,8 +107,51 @@ def sweep() -> SweepReport:
             report.tasks += 1
         if nodes:
             NodeRun.objects.filter(pk__in=[n.id for n in nodes]).update(sent_at=now)
+        # 4. attempts killed by a hard time limit (Celery acknowledges their message: no redelivery)
+        report.tasks += _killed_by_time_limit(now, grace)
         outbox.flush()
     return report
+
+
+def _killed_by_time_limit(now: datetime, grace: timedelta) -> int:
+    """Resend the message of nodes still ``started`` ``grace`` after their task's ``time_limit``
+    (counted from ``updated_at``: the start, or this sweep's last resend).
+
+    Celery kills such an attempt and acknowledges its message, so no redelivery would ever tell
+    the envelope. The message sent here is the killed attempt's (``attempt`` = attempts - 1): the
+    envelope finds the node started by it and takes the lost-worker path (run again, or fail once
+    the attempts exceed the lost-task cap - every earlier attempt is counted as lost, so a task
+    that always overruns cannot loop).
+    """
+    nodes = (
+        NodeRun.objects.filter(kind=NodeRun.Kind.TASK, status=NodeRunStatus.STARTED,
+                               updated_at__lte=now - grace, flow_run__status__in=FLOW_UNFINISHED_STATUSES)
+        .select_related("flow_run")
+        .only("id", "name", "parent", "node_args", "attempts", "updated_at", "flow_run__flow_name",
+              "flow_run__revision_id")
+        .order_by("updated_at")[:_BATCH]
+    )
+    sent = []
+    for node in nodes:
+        task = config_for(node.flow_run.revision_id).tasks.get(node.name)
+        if task is None or not task.time_limit:
+            continue
+        if node.updated_at + timedelta(seconds=float(task.time_limit)) + grace > now:
+            continue
+        config = config_for(node.flow_run.revision_id)
+        kwargs = task_kwargs(
+            flow_name=node.flow_run.flow_name, task_name=node.name, parent=node.parent,
+            node_args=node.node_args, dispatcher_id=node.flow_run_id, revision_id=node.flow_run.revision_id,
+        )
+        kwargs["attempt"] = max(0, node.attempts - 1)
+        kwargs["lost"] = max(0, node.attempts - 1)
+        outbox.enqueue(NODE_TASK, kwargs, task_id=node.id, queue=config.task_queue(node.name),
+                       time_limit=task.time_limit, soft_time_limit=task.soft_time_limit)
+        sent.append(node.id)
+    if sent:
+        # updated_at (the start, for a started node) moves on: the next sweep waits for the answer
+        NodeRun.objects.filter(pk__in=sent, status=NodeRunStatus.STARTED).update(updated_at=now)
+    return len(sent)
 
 
 _thread: threading.Thread | None = None

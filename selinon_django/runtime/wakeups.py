@@ -22,7 +22,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Func, IntegerField
+from django.db.models import Func, JSONField
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
@@ -33,44 +33,53 @@ from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 PENDING = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-class ActiveCount(Func):
-    """``len(state["active_nodes"])`` computed by the database (the state can be large)."""
+class StateIfSmall(Func):
+    """The row's ``state`` when it has at most ``limit`` active nodes, else NULL: a run small
+    enough for an inline step is read whole in the same query that locks it, a big one costs no
+    transfer of its state."""
 
-    output_field = IntegerField()
+    output_field = JSONField()
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = int(limit)
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
-        return f"jsonb_array_length({table}.state->'active_nodes')", []
+        return (f"CASE WHEN jsonb_array_length({table}.state->'active_nodes') <= %s THEN {table}.state END",
+                [self.limit])
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
-        return f"json_array_length({table}.state, '$.active_nodes')", []
+        return (f"CASE WHEN json_array_length({table}.state, '$.active_nodes') <= %s THEN {table}.state END",
+                [self.limit])
 
     def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
-        # other databases: unknown, so a wake-up always goes as a message
         return "NULL", []
 
 
-def wake(run_id: str, *, reason: str = "node finished") -> None:
-    """Make sure a step of ``run_id`` starts after the current transaction commits."""
+def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str] | None = None) -> None:
+    """Make sure a step of ``run_id`` starts after the current transaction commits.
+
+    ``finished`` - node ids and the final statuses this transaction wrote (an inline step need
+    not read them back).
+    """
     settings = selinon_settings()
-    row = (
-        FlowRun.objects.locked()
-        .filter(pk=run_id)
-        .annotate(active_count=ActiveCount())
-        .values("flow_name", "status", "next_wakeup_at", "state_version", "revision_id", "active_count")
-        .first()
-    )
-    if row is None or row["status"] in FLOW_FINISHED_STATUSES or row["next_wakeup_at"] == PENDING:
+    inline = settings.INLINE_STEPS
+    rows = FlowRun.objects.locked().filter(pk=run_id).defer("state")
+    if inline:
+        rows = rows.annotate(small_state=StateIfSmall(settings.INLINE_STEP_MAX_ACTIVE))
+    run = rows.first()
+    if run is None or run.status in FLOW_FINISHED_STATUSES or run.next_wakeup_at == PENDING:
         return
-    active = row["active_count"]
-    if settings.INLINE_STEPS and active is not None and active <= settings.INLINE_STEP_MAX_ACTIVE:
+    small_state = getattr(run, "small_state", None)
+    if inline and small_state is not None:
         from selinon_django.runtime.dispatcher import step_locked
 
-        run = FlowRun.objects.locked().get(pk=run_id)
-        step_locked(run)
+        run.state = small_state
+        step_locked(run, known_statuses=finished)
         return
-    mark_pending(run_id, row["flow_name"], row["revision_id"], row["state_version"], reason=reason)
+    mark_pending(run_id, run.flow_name, run.revision_id, run.state_version, reason=reason)
 
 
 def mark_pending(run_id: str, flow_name: str, revision_id: int, state_version: int, *, reason: str,

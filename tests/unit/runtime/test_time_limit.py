@@ -1,0 +1,87 @@
+"""A hard ``time_limit`` kill: Celery acknowledges the killed attempt's message, so only the
+sweeper can notice the node stuck in ``started``; the envelope then takes the lost-worker path."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from selinon_django.config import SourceFile, load_config_from_sources
+from selinon_django.models import ConfigRevision, FlowRun, NodeRun, OutboxMessage
+from selinon_django.models.runs import FlowRunStatus, NodeRunStatus
+from selinon_django.revisions import load_revision
+from selinon_django.runtime import envelope, sweeper
+from selinon_django.runtime.messages import NODE_TASK
+
+NODES = """\
+tasks:
+  - {name: Slow, import: demo_project.tasks.never_imported, classname: Slow, time_limit: 2}
+  - {name: Endless, import: demo_project.tasks.never_imported, classname: Endless}
+flows: [main]
+"""
+FLOWS = """\
+flow-definitions:
+  - name: main
+    edges:
+      - {from: [], to: [Slow, Endless]}
+"""
+
+
+@pytest.fixture
+def revision(db: None) -> ConfigRevision:
+    sources = [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)]
+    return load_revision(load_config_from_sources(sources))[0]
+
+
+def _started(run: FlowRun, name: str, *, attempts: int, ago: float) -> NodeRun:
+    when = timezone.now() - timedelta(seconds=ago)
+    node = NodeRun.objects.create(id=f"{name}-node", flow_run=run, name=name, status=NodeRunStatus.STARTED,
+                                  attempts=attempts, started_at=when, sent_at=when)
+    NodeRun.objects.filter(pk=node.pk).update(updated_at=when)
+    return node
+
+
+@pytest.fixture
+def run(revision: ConfigRevision) -> FlowRun:
+    return FlowRun.objects.create(id="run-1", flow_name="main", revision=revision, status=FlowRunStatus.RUNNING)
+
+
+def _resent() -> dict[str, dict]:
+    return {row.options["task_id"]: row.kwargs for row in OutboxMessage.objects.filter(task_name=NODE_TASK)}
+
+
+def test_sweeper_resends_a_node_started_longer_than_its_time_limit(run: FlowRun) -> None:
+    _started(run, "Slow", attempts=1, ago=60)
+    _started(run, "Endless", attempts=1, ago=3600)  # no time limit: may legitimately run for hours
+    report = sweeper.sweep()
+    resent = _resent()
+    assert report.tasks == 1 and set(resent) == {"Slow-node"}
+    assert (resent["Slow-node"]["attempt"], resent["Slow-node"]["lost"]) == (0, 0)
+    # the next sweep waits for the envelope's answer instead of resending again
+    OutboxMessage.objects.all().delete()
+    assert sweeper.sweep().tasks == 0
+
+
+def test_sweeper_leaves_a_node_within_its_time_limit(run: FlowRun) -> None:
+    _started(run, "Slow", attempts=1, ago=1)
+    assert sweeper.sweep().tasks == 0
+
+
+def test_killed_attempt_runs_again_then_fails_once_the_lost_cap_is_reached(run: FlowRun) -> None:
+    node = _started(run, "Slow", attempts=1, ago=60)
+    sweeper.sweep()
+    result = envelope.handle_message(node.pk, _resent()[node.pk], hostname="test")
+    assert (result.action, result.status) == ("lost", NodeRunStatus.RETRIED)
+    node.refresh_from_db()
+    assert node.status == NodeRunStatus.RETRIED and "WorkerLostError" in node.exception
+
+    # killed again: its second attempt also ends by the time limit
+    OutboxMessage.objects.all().delete()
+    NodeRun.objects.filter(pk=node.pk).update(
+        status=NodeRunStatus.STARTED, attempts=2, updated_at=timezone.now() - timedelta(seconds=60))
+    sweeper.sweep()
+    result = envelope.handle_message(node.pk, _resent()[node.pk], hostname="test")
+    assert (result.action, result.status) == ("lost-too-often", NodeRunStatus.FAILED)
+    node.refresh_from_db()
+    assert node.status == NodeRunStatus.FAILED
