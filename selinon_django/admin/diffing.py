@@ -148,21 +148,6 @@ def _match_failures(old: Iterable[Failure], new: Iterable[Failure]) -> list[Fail
     return changes
 
 
-def flow_nodes(flow: Flow) -> list[str]:
-    """Task and sub-flow names of a flow in the order they first appear."""
-    seen: dict[str, None] = {}
-    for edge in flow.edges:
-        for name in (*edge.from_, *edge.to):
-            seen.setdefault(name, None)
-    for failure in flow.failures:
-        for name in failure.nodes_order or sorted(failure.nodes):
-            seen.setdefault(name, None)
-        if failure.fallback is not True:
-            for name in failure.fallback:
-                seen.setdefault(name, None)
-    return list(seen)
-
-
 _FLOW_OPTION_FIELDS = ("edges", "failures", "name")
 
 
@@ -176,7 +161,7 @@ def diff_flow(name: str, old: Flow | None, new: Flow | None) -> FlowDiff:
         return FlowDiff(
             name,
             "added",
-            nodes_added=flow_nodes(new),
+            nodes_added=list(new.ordered_nodes()),
             edges=_match_edges((), new.edges),
             failures=_match_failures((), new.failures),
         )
@@ -184,12 +169,12 @@ def diff_flow(name: str, old: Flow | None, new: Flow | None) -> FlowDiff:
         return FlowDiff(
             name,
             "removed",
-            nodes_removed=flow_nodes(old),
+            nodes_removed=list(old.ordered_nodes()),
             edges=_match_edges(old.edges, ()),
             failures=_match_failures(old.failures, ()),
         )
     assert old is not None and new is not None
-    old_nodes, new_nodes = flow_nodes(old), flow_nodes(new)
+    old_nodes, new_nodes = list(old.ordered_nodes()), list(new.ordered_nodes())
     diff = FlowDiff(
         name,
         "same",
@@ -246,11 +231,10 @@ def diff_digraph(
         return ids.setdefault((kind, key), f"{kind}{len(ids)}")
 
     new_flow, old_flow = new.flows.get(diff.name), old.flows.get(diff.name)
-    names = list(
-        dict.fromkeys([*(flow_nodes(new_flow) if new_flow else []), *(flow_nodes(old_flow) if old_flow else [])])
-    )
+    new_names = new_flow.ordered_nodes() if new_flow else ()
+    names = list(dict.fromkeys([*new_names, *(old_flow.ordered_nodes() if old_flow else ())]))
     for name in names:
-        config = new if (new_flow and name in flow_nodes(new_flow)) else old
+        config = new if name in new_names else old
         attributes = dict(styles["flow"] if config.is_flow(name) else styles["task"])
         change: Change = "added" if name in diff.nodes_added else "removed" if name in diff.nodes_removed else "same"
         if diff.change in ("added", "removed"):

@@ -115,14 +115,12 @@ def _linked(records: list[FlowMigrationRecord]) -> dict[int, tuple[ConfigRevisio
 def migration_plan(old: ConfigRevision, new: ConfigRevision) -> MigrationPlan:
     """Which stored migrations carry running flows of each changed flow from ``old`` to ``new``.
 
-    Mirrors what the runtime does for a run started on ``old`` (``runtime.migrating._plan``):
-    migrations that led to ``old`` are past; each next version must exist, name stored revisions
-    and start from the graph the flow is on (edges' from/to compared), and the walk ends at the
-    first migration reaching ``new``. Only flows present in both revisions whose edges changed
-    are looked at: the others need no migration.
+    The runtime's own walk (:func:`~selinon_django.runtime.migrating.walk_chain`) for a run
+    started on ``old``, stopping at the first migration that reaches ``new``. Only flows present
+    in both revisions whose edges changed are looked at: the others need no migration.
     """
     from selinon_django.engine.migrations import diff_flows
-    from selinon_django.runtime.migrating import policy_for
+    from selinon_django.runtime.migrating import KnownMigration, in_past, policy_for, walk_chain
 
     old_config, new_config = old.system_config(), new.system_config()
     changed = [
@@ -136,48 +134,59 @@ def migration_plan(old: ConfigRevision, new: ConfigRevision) -> MigrationPlan:
         FlowMigrationRecord.objects.select_related("from_revision", "to_revision", "created_by").order_by("version")
     )
     links = _linked(records)
-
-    def in_past(record: FlowMigrationRecord) -> bool:
-        target = links[record.version][1]
-        if target is not None:
-            return target.number <= old.number
-        return record.created_at <= old.created_at
-
-    base = max([0] + [record.version for record in records if in_past(record)])
-    ahead = [record for record in records if record.version > base]
+    revisions = {r.pk: r for pair in links.values() for r in pair if r is not None} | {old.pk: old, new.pk: new}
+    known = [
+        KnownMigration(
+            version=record.version,
+            migration=record.migration(),
+            from_revision_id=source.pk if source is not None else None,
+            to_revision_id=target.pk if target is not None else None,
+            to_revision_number=target.number if target is not None else None,
+            created_at=record.created_at,
+        )
+        for record in records
+        for source, target in [links[record.version]]
+    ]
+    base = max([0] + [k.version for k in known if in_past(k, old.number, old.created_at)])
     paths = []
     for name in changed:
-        path = FlowPath(flow=name, policy=policy_for(name), reached=old.number)
-        graph = old_config.flows[name]
-        expected = base + 1
-        for record in ahead:
-            if path.reached >= new.number:
-                break
-            source, target = links[record.version]
-            if record.version != expected:
-                path.problem = f"migration {expected} is missing"
-                break
-            if source is None or target is None:
-                path.problem = f"migration {record.version} is not linked to stored revisions"
-                break
-            start = source.system_config().flows.get(name)
-            end = target.system_config().flows.get(name)
-            if start is None or diff_flows(graph, start) is not None:
-                path.problem = (
-                    f"migration {record.version} was computed from another graph of {name} (revision {source.number}) "
-                    f"than revision {path.reached} has"
-                )
-                break
-            if end is None:
-                path.problem = f"revision {target.number} of migration {record.version} has no flow {name}"
-                break
-            if name in record.flow_names:
-                path.versions.append(record.version)
-            graph, path.reached, expected = end, target.number, expected + 1
-        path.complete = diff_flows(graph, new_config.flows[name]) is None
+        walk = walk_chain(
+            name, old_config.flows[name], old.pk, known, base, lambda pk: revisions[pk].system_config(),
+            until=lambda w: revisions[w.revision_id].number >= new.number,
+        )
+        path = FlowPath(
+            flow=name,
+            policy=policy_for(name),
+            versions=[k.version for k in walk.applied if name in k.migration.flows],
+            reached=revisions[walk.revision_id].number,
+            complete=diff_flows(walk.flow, new_config.flows[name]) is None,
+        )
+        if walk.stop is not None:
+            path.problem = _problem(walk.stop, name, path.reached, links)
         paths.append(path)
     used = {version for path in paths for version in path.versions}
     return MigrationPlan([record for record in records if record.version in used], paths)
+
+
+def _problem(
+    stop: tuple[str, int, Any], name: str, reached: int,
+    links: dict[int, tuple[ConfigRevision | None, ConfigRevision | None]],
+) -> str:
+    """Why the walk of ``name`` stopped, in the revision numbers a person sees on the page."""
+    kind, version, _ = stop
+    source, target = links.get(version, (None, None))
+    if kind == "missing":
+        return f"migration {version} is missing"
+    if kind == "unlinked":
+        return f"migration {version} is not linked to stored revisions"
+    if kind == "other_graph":
+        number = source.number if source is not None else "?"
+        return (
+            f"migration {version} was computed from another graph of {name} (revision {number}) "
+            f"than revision {reached} has"
+        )
+    number = target.number if target is not None else "?"
+    return f"revision {number} of migration {version} has no flow {name}"
 
 
 def migration_url(record: FlowMigrationRecord) -> str:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -46,7 +47,7 @@ from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunS
 from selinon_django.trace.events import Trace
 
 if TYPE_CHECKING:
-    from selinon_django.config.model import Flow
+    from selinon_django.config.model import Flow, SystemConfig
     from selinon_django.engine.dispatcher import StepResult
 
 logger = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ class _Plan:
     error: str | None = None
 
 
-def _in_past(record: KnownMigration, run_number: int, run_created: datetime) -> bool:
+def in_past(record: KnownMigration, run_number: int, run_created: datetime) -> bool:
     """Whether a migration is already part of the revision a run is on.
 
     A run started on a newer revision than its ``migration_version`` says (runs record the
@@ -192,40 +193,83 @@ def _in_past(record: KnownMigration, run_number: int, run_created: datetime) -> 
     return record.created_at is not None and record.created_at <= run_created
 
 
+@dataclass
+class ChainWalk:
+    """How far a flow's graph gets through the stored migrations, one version at a time."""
+
+    applied: list[KnownMigration]
+    #: the graph and the revision the walk got to
+    flow: Flow
+    revision_id: int
+    #: why it stopped before the last migration: a kind ("missing", "unlinked", "other_graph",
+    #: "no_flow"), the version expected next, and the migration it stopped at (None if missing)
+    stop: tuple[str, int, KnownMigration | None] | None = None
+
+
+def walk_chain(
+    flow_name: str,
+    flow: Flow,
+    revision_id: int,
+    migrations: Sequence[KnownMigration],
+    base: int,
+    config_of: Callable[[int], SystemConfig],
+    *,
+    until: Callable[[ChainWalk], bool] | None = None,
+) -> ChainWalk:
+    """Follow the migrations after version ``base`` from ``flow`` (on ``revision_id``).
+
+    Each next version must exist, name stored revisions, and have been computed from the graph
+    the walk is on (edges' ``from``/``to`` compared); the walk stops at the first that does not,
+    or when ``until`` says so. The runtime moves a run along it; the admin shows it.
+    """
+    walk = ChainWalk(applied=[], flow=flow, revision_id=revision_id)
+    expected = base + 1
+    for record in (m for m in migrations if m.version > base):
+        if until is not None and until(walk):
+            break
+        if record.version != expected:
+            walk.stop = ("missing", expected, None)
+            break
+        if record.from_revision_id is None or record.to_revision_id is None:
+            walk.stop = ("unlinked", expected, record)
+            break
+        start = config_of(record.from_revision_id).flows.get(flow_name)
+        end = config_of(record.to_revision_id).flows.get(flow_name)
+        if start is None or diff_flows(walk.flow, start) is not None:
+            walk.stop = ("other_graph", expected, record)
+            break
+        if end is None:
+            walk.stop = ("no_flow", expected, record)
+            break
+        walk.applied.append(record)
+        walk.flow, walk.revision_id, expected = end, record.to_revision_id, expected + 1
+    return walk
+
+
 def _plan(run: FlowRun, current_id: int, run_number: int, run_created: datetime) -> _Plan:
     from selinon_django.runtime.configs import config_for
 
     known = [record.linked() for record in _known.snapshot() if record.version > run.migration_version]
-    base = max([run.migration_version] + [k.version for k in known if _in_past(k, run_number, run_created)])
+    base = max([run.migration_version] + [k.version for k in known if in_past(k, run_number, run_created)])
     flow: Flow | None = config_for(run.revision_id).flows.get(run.flow_name)
     plan = _Plan(chain=[], from_version=base, target_revision_id=run.revision_id)
     if flow is None:
         return plan
-    expected = base + 1
-    for record in (k for k in known if k.version > base):
-        problem = None
-        if record.version != expected:
-            problem = f"migration {expected} is missing"
-        elif record.from_revision_id is None or record.to_revision_id is None:
-            problem = f"migration {record.version} is not linked to stored revisions"
-        else:
-            start = config_for(record.from_revision_id).flows.get(run.flow_name)
-            end = config_for(record.to_revision_id).flows.get(run.flow_name)
-            if start is None or diff_flows(flow, start) is not None:
-                problem = (
-                    f"migration {record.version} was computed from another graph of {run.flow_name} than the "
-                    "run is on (a revision changed its edges without a migration)"
-                )
-            elif end is None:
-                problem = f"revision of migration {record.version} has no flow {run.flow_name}"
-        if problem is not None:
-            plan.error = problem
-            break
-        assert end is not None and record.to_revision_id is not None
-        plan.chain.append(record)
-        flow, plan.target_revision_id, expected = end, record.to_revision_id, expected + 1
+    walk = walk_chain(run.flow_name, flow, run.revision_id, known, base, config_for)
+    plan.chain, plan.target_revision_id = walk.applied, walk.revision_id
+    if walk.stop is not None:
+        kind, expected, _ = walk.stop
+        plan.error = {
+            "missing": f"migration {expected} is missing",
+            "unlinked": f"migration {expected} is not linked to stored revisions",
+            "other_graph": (
+                f"migration {expected} was computed from another graph of {run.flow_name} than the "
+                "run is on (a revision changed its edges without a migration)"
+            ),
+            "no_flow": f"revision of migration {expected} has no flow {run.flow_name}",
+        }[kind]
     newest = config_for(current_id).flows.get(run.flow_name)
-    if newest is not None and diff_flows(flow, newest) is None:
+    if newest is not None and diff_flows(walk.flow, newest) is None:
         plan.target_revision_id = current_id
     return plan
 
