@@ -16,7 +16,7 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import Reject
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 
 from selinon_django.runtime import dispatcher, envelope, outbox, tracing
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK
@@ -27,6 +27,24 @@ logger = logging.getLogger(__name__)
 DATABASE_ERROR_PAUSE = 0.5
 
 tracing.install()
+
+
+def _release_old_connections() -> None:
+    """``close_old_connections`` without its health check.
+
+    Django's version also makes the next query of a connection it keeps run a ``SELECT 1``
+    first (with ``CONN_HEALTH_CHECKS``): a round trip on every task. A connection that broke is
+    found by the task's first statement instead, whose database error hands the message back
+    (see :func:`_requeue_after_database_error`, which closes the connection).
+    """
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        if conn.in_atomic_block:
+            continue
+        obsolete = conn.close_at is not None and time.monotonic() >= conn.close_at
+        if obsolete or conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"] or conn.errors_occurred:
+            conn.close()
 
 
 def _requeue_after_database_error(exc: BaseException) -> None:
@@ -45,7 +63,7 @@ def _requeue_after_database_error(exc: BaseException) -> None:
 def dispatcher_task(self: Any, run_id: str, state_version: int | None = None, reason: str = "wakeup",
                     **selinon_keys: Any) -> None:
     """One dispatcher step of a flow run (Selinon's ``Dispatcher`` task)."""
-    close_old_connections()
+    _release_old_connections()
     try:
         dispatcher.handle_message(run_id, state_version=state_version, reason=reason)
     except (OperationalError, InterfaceError) as exc:
@@ -59,7 +77,7 @@ def dispatcher_task(self: Any, run_id: str, state_version: int | None = None, re
 @shared_task(name=NODE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def node_task(self: Any, **kwargs: Any) -> str:
     """One attempt of a node (Selinon's ``SelinonTaskEnvelope``); the task id is the node id."""
-    close_old_connections()
+    _release_old_connections()
     try:
         result = envelope.handle_message(self.request.id, kwargs, hostname=self.request.hostname or "")
     except (OperationalError, InterfaceError) as exc:

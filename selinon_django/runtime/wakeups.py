@@ -15,47 +15,76 @@ and clear the flag), so it will see this transaction's writes: nothing more to d
 the waker either runs the step itself, in its own transaction (``INLINE_STEPS``, small flows:
 the next task is published one hop sooner), or marks the run pending and enqueues one
 dispatcher message. Under a fan-in of thousands of tasks this sends a handful of messages, not
-one per task.
+one per task: a run too big for inline steps is woken after a short countdown that grows with
+its active nodes (:func:`coalesce_countdown`), so the tasks finishing meanwhile share one step.
 """
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Func, JSONField
+from django.db.models import Func, IntegerField, JSONField
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
-from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun
+from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus
 from selinon_django.runtime import outbox
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 
 PENDING = datetime(2000, 1, 1, tzinfo=UTC)
 
 
-class StateIfSmall(Func):
-    """The row's ``state`` when it has at most ``limit`` active nodes, else NULL: a run small
-    enough for an inline step is read whole in the same query that locks it, a big one costs no
-    transfer of its state."""
+class _WhenNotPending(Func):
+    """SQL over the row's ``state`` computed only when no wake-up is pending (a pending run is
+    left alone, so its state - megabytes for a big foreach - is not even read)."""
 
-    output_field = JSONField()
+    def __init__(self, limit: int | None, output_field: Any) -> None:
+        super().__init__(output_field=output_field)
+        self.limit = limit
 
-    def __init__(self, limit: int) -> None:
-        super().__init__()
-        self.limit = int(limit)
+    def _sql(self, compiler: Any, connection: Any, length: str) -> Any:
+        table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
+        pending = connection.ops.adapt_datetimefield_value(PENDING)
+        not_pending = f"{table}.next_wakeup_at IS NULL OR {table}.next_wakeup_at <> %s"
+        if self.limit is None:  # the number of active nodes
+            return f"CASE WHEN {not_pending} THEN {length.format(table=table)} END", [pending]
+        return (f"CASE WHEN ({not_pending}) AND {length.format(table=table)} <= %s THEN {table}.state END",
+                [pending, self.limit])
 
     def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
-        return (f"CASE WHEN jsonb_array_length({table}.state->'active_nodes') <= %s THEN {table}.state END",
-                [self.limit])
+        return self._sql(compiler, connection, "jsonb_array_length({table}.state->'active_nodes')")
 
     def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        table = compiler.quote_name_unless_alias(FlowRun._meta.db_table)
-        return (f"CASE WHEN json_array_length({table}.state, '$.active_nodes') <= %s THEN {table}.state END",
-                [self.limit])
+        return self._sql(compiler, connection, "json_array_length({table}.state, '$.active_nodes')")
 
     def as_sql(self, compiler: Any, connection: Any, *args: Any, **extra: Any) -> Any:
+        # other databases: unknown, so a wake-up always goes as a message
         return "NULL", []
+
+
+def active_count() -> Func:
+    """``len(state["active_nodes"])`` by the database (NULL when a wake-up is pending)."""
+    return _WhenNotPending(None, IntegerField())
+
+
+def state_if_small(limit: int) -> Func:
+    """The ``state`` of a run with at most ``limit`` active nodes and no pending wake-up, else
+    NULL: such a run is read whole by the query that locks it, for an inline step."""
+    return _WhenNotPending(limit, JSONField())
+
+
+#: seconds a wake-up of a run with ``n`` active nodes waits, per active node (capped by
+#: :data:`COALESCE_MAX`): a big fan-in's finishing tasks then share a step instead of each
+#: paying for one (a step costs time in proportion to the active nodes); runs small enough for
+#: inline steps never wait
+COALESCE_PER_NODE = 0.0005
+COALESCE_MAX = 1.0
+
+
+def coalesce_countdown(active: int | None) -> float | None:
+    if not active:
+        return None
+    return min(COALESCE_MAX, active * COALESCE_PER_NODE)
 
 
 def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str] | None = None) -> None:
@@ -66,9 +95,9 @@ def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str]
     """
     settings = selinon_settings()
     inline = settings.INLINE_STEPS
-    rows = FlowRun.objects.locked().filter(pk=run_id).defer("state")
+    rows = FlowRun.objects.locked().filter(pk=run_id).defer("state").annotate(active_count=active_count())
     if inline:
-        rows = rows.annotate(small_state=StateIfSmall(settings.INLINE_STEP_MAX_ACTIVE))
+        rows = rows.annotate(small_state=state_if_small(settings.INLINE_STEP_MAX_ACTIVE))
     run = rows.first()
     if run is None or run.status in FLOW_FINISHED_STATUSES or run.next_wakeup_at == PENDING:
         return
@@ -79,7 +108,11 @@ def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str]
         run.state = small_state
         step_locked(run, known_statuses=finished)
         return
-    mark_pending(run_id, run.flow_name, run.revision_id, run.state_version, reason=reason)
+    countdown = None
+    active = run.active_count or 0
+    if run.status == FlowRunStatus.RUNNING and (not inline or active > settings.INLINE_STEP_MAX_ACTIVE):
+        countdown = coalesce_countdown(active)
+    mark_pending(run_id, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
 
 
 def mark_pending(run_id: str, flow_name: str, revision_id: int, state_version: int, *, reason: str,
