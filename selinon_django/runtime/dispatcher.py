@@ -26,7 +26,7 @@ from selinon_django.engine.actions import FailFlow, FinishFlow, Reschedule, Retr
 from selinon_django.engine.dispatcher import StepResult, step
 from selinon_django.engine.state import FlowState
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
-from selinon_django.runtime import migrating, outbox, tracing
+from selinon_django.runtime import migrating, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
 from selinon_django.runtime.ports import DatabasePorts
@@ -64,11 +64,15 @@ def handle_message(run_id: str, *, state_version: int | None = None, reason: str
         step_locked(run)
 
 
-def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None) -> StepResult:
+def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
+                batch: writes.Batch | None = None) -> StepResult:
     """Run one step of a run whose row the current transaction holds locked.
 
-    ``known_statuses``: final statuses of nodes the caller's transaction just wrote.
+    ``known_statuses``: final statuses of nodes the caller's transaction just wrote. ``batch``:
+    the caller's, which the caller sends (with the outbox); without one the step sends its own.
     """
+    own_batch = batch is None
+    batch = batch if batch is not None else writes.Batch()
     if (held := migrating.before_step(run)) is not None:
         return held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
     config = config_for(run.revision_id)
@@ -100,14 +104,15 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None) -
             raise
         for event in result.traces:
             pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
-        _apply(run, result, node_args_before=node_args)
+        _apply(run, result, node_args_before=node_args, batch=batch)
         if owns_traces:
-            tracing.flush()
-    outbox.flush()
+            tracing.flush(batch)
+    if own_batch:
+        outbox.flush(batch=batch)
     return result
 
 
-def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any) -> None:
+def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: writes.Batch) -> None:
     config = config_for(run.revision_id)
     now = timezone.now()
     node_rows: list[NodeRun] = []
@@ -172,10 +177,8 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any) -> None:
                 queue=config.dispatcher_queue(start.name),
                 countdown=start.countdown,
             )
-    if child_runs:
-        FlowRun.objects.bulk_create(child_runs)
-    if node_rows:
-        NodeRun.objects.bulk_create(node_rows)
+    batch.insert(FlowRun, child_runs)
+    batch.insert(NodeRun, node_rows)
 
     state = result.state.to_dict()
     if result.node_args != node_args_before or NODE_ARGS_KEY in (run.state or {}):
@@ -214,8 +217,9 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any) -> None:
             )
     for key, value in update.items():
         setattr(run, key, value)
-    FlowRun.objects.filter(pk=run.pk).update(**update)
+    batch.update(FlowRun.objects.filter(pk=run.pk), update)
     if isinstance(outcome, (FinishFlow, FailFlow)):
+        batch.execute()  # the parent's step (woken below, maybe inline) reads this run's row
         finish_run_side_effects(run)
 
 

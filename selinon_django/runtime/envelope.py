@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, NodeRun, NodeRunStatus
-from selinon_django.runtime import outbox, tracing
+from selinon_django.runtime import outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.messages import NODE_TASK
@@ -93,6 +94,7 @@ def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "") 
 #: the node (duplicate, lost attempt, unknown); ``upd`` says whether it did.
 _CLAIM_SQL = """
 WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
+ul AS MATERIALIZED (SELECT pg_advisory_unlock(%(previous)s) AS released),
 cur AS (SELECT status, attempts, flow_run_id FROM {table} WHERE id = %(id)s),
 upd AS (
     UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s,
@@ -101,20 +103,46 @@ upd AS (
     WHERE lk.got AND n.id = %(id)s AND n.attempts = %(expected)s AND n.status <> ALL(%(finished)s)
     RETURNING n.id
 )
-SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, (SELECT count(*) FROM upd) FROM lk LEFT JOIN cur ON true
+SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, (SELECT count(*) FROM upd),
+    (SELECT count(*) FROM ul) FROM lk LEFT JOIN cur ON true
 """
+
+
+class _HeldLock(threading.local):
+    """The lock of the last node this thread finished, kept until its next claim.
+
+    Releasing it costs a round trip; keeping it is harmless once the node's final status is
+    committed (a duplicate that cannot take the lock sees the status and is dropped), so the
+    next claim releases it in its own statement. Locks of unfinished nodes (a retry, a lost
+    attempt) are released at once: their next message may arrive anywhere.
+    """
+
+    def __init__(self) -> None:
+        self.key: int | None = None
+        self.connection: Any = None
+
+    def take(self) -> int | None:
+        """The held key if this thread's connection is still the one that holds it."""
+        key, held_on = self.key, self.connection
+        self.key = self.connection = None
+        return key if key is not None and held_on is not None and held_on is connection.connection else None
+
+
+_held = _HeldLock()
 
 
 def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
     key = _lock_key(node_id)
     expected = int(kwargs.get("attempt", 0))
     params: dict[str, Any] = {
-        "key": key, "id": node_id, "started": NodeRunStatus.STARTED.value, "worker": hostname[:255],
+        "key": key, "previous": _held.take(), "id": node_id, "started": NodeRunStatus.STARTED.value,
+        "worker": hostname[:255],
         "now": timezone.now(), "expected": expected, "finished": [s.value for s in NODE_FINISHED_STATUSES],
     }
     with connection.cursor() as cursor:
         cursor.execute(_CLAIM_SQL.format(table=connection.ops.quote_name(NodeRun._meta.db_table)), params)
-        got, status, _attempts, run_id, started = cursor.fetchone()
+        got, status, _attempts, run_id, started, _released = cursor.fetchone()
+    result = None
     try:
         if not got:
             if status in NODE_FINISHED_STATUSES:
@@ -124,11 +152,16 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
         if status is None:
             return EnvelopeResult("unknown")
         if started:
-            return _run_started(node_id, run_id, kwargs, hostname)
-        return _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
+            result = _run_started(node_id, run_id, kwargs, hostname)
+        else:
+            result = _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
+        return result
     finally:
         if got:
-            _unlock(key, node_id)
+            if result is not None and result.status in NODE_FINISHED_STATUSES:
+                _held.key, _held.connection = key, connection.connection
+            else:
+                _unlock(key, node_id)
 
 
 def _unlock(key: int, node_id: str) -> None:
@@ -230,6 +263,7 @@ def _record(
     ``kwargs`` are the next message's (``attempt`` = the node's attempts after this one).
     """
     now = timezone.now()
+    batch = writes.Batch()
     with transaction.atomic():
         update: dict[str, Any] = {"updated_at": now}
         if isinstance(outcome, Succeeded):
@@ -256,10 +290,10 @@ def _record(
                     countdown=outcome.countdown or None,
                 )
             else:
-                wake(run_id, finished={node_id: str(update["status"])})
+                wake(run_id, finished={node_id: str(update["status"])}, batch=batch)
         if tracing_owned():
-            tracing.flush()
-        outbox.flush()
+            tracing.flush(batch)
+        outbox.flush(batch=batch)
 
 
 def tracing_owned() -> bool:

@@ -20,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 
 from selinon_django.models.outbox import OutboxMessage
 from selinon_django.runtime.celery_app import get_celery_app
+from selinon_django.runtime.writes import Batch
 
 logger = logging.getLogger(__name__)
 
@@ -63,19 +64,24 @@ def discard() -> None:
     _buffer.messages = []
 
 
-def flush(using: str | None = None) -> int:
+def flush(using: str | None = None, *, batch: Batch | None = None) -> int:
     """Write the buffered messages as rows and publish them after the transaction commits.
 
     Must be called inside the transaction that made the state change. Returns the number of
-    messages. Outside a transaction (autocommit) the messages are published at once.
+    messages. Outside a transaction (autocommit) the messages are published at once. With a
+    ``batch``, its writes go in the same statement as the rows (and are sent even without
+    messages).
     """
     messages, _buffer.messages = _buffer.messages, []
     if not messages:
+        if batch is not None:
+            batch.execute()
         return 0
-    rows = OutboxMessage.objects.using(using).bulk_create(
-        [OutboxMessage(task_name=m.task_name, kwargs=m.kwargs, options=m.options) for m in messages]
-    )
-    ids = [row.pk for row in rows]
+    rows = [OutboxMessage(task_name=m.task_name, kwargs=m.kwargs, options=m.options) for m in messages]
+    if batch is not None:
+        ids = batch.execute(returning=(OutboxMessage, rows))
+    else:
+        ids = [row.pk for row in OutboxMessage.objects.using(using).bulk_create(rows)]
     transaction.on_commit(lambda: publish_rows(messages, ids, using=using), using=using)
     return len(messages)
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from selinon_django.models.tracing import TraceEventRecord
+from selinon_django.runtime.writes import Batch
 from selinon_django.trace.events import Trace
 from selinon_django.trace.tracer import add_process_backend
 
@@ -81,11 +82,15 @@ def collecting(run_id: str | None, enabled: bool = True) -> Iterator[bool]:
     yield True
 
 
-def flush() -> None:
-    """Write the collected events (inside the caller's transaction) and stop collecting."""
+def flush(batch: Batch | None = None) -> None:
+    """Write the collected events (inside the caller's transaction, or with ``batch``, whose
+    owner sends them) and stop collecting."""
     records, _local.records = _local.records, None
     _local.run_id = None
     if not records:
+        return
+    if batch is not None:
+        batch.insert(TraceEventRecord, records)
         return
     TraceEventRecord.objects.bulk_create(records)
 

@@ -30,6 +30,7 @@ from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus
 from selinon_django.runtime import outbox
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
+from selinon_django.runtime.writes import Batch
 
 PENDING = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -87,11 +88,12 @@ def coalesce_countdown(active: int | None) -> float | None:
     return min(COALESCE_MAX, active * COALESCE_PER_NODE)
 
 
-def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str] | None = None) -> None:
+def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str] | None = None,
+         batch: Batch | None = None) -> None:
     """Make sure a step of ``run_id`` starts after the current transaction commits.
 
     ``finished`` - node ids and the final statuses this transaction wrote (an inline step need
-    not read them back).
+    not read them back); ``batch`` - the caller's writes batch, for an inline step's writes.
     """
     settings = selinon_settings()
     inline = settings.INLINE_STEPS
@@ -106,7 +108,7 @@ def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str]
         from selinon_django.runtime.dispatcher import step_locked
 
         run.state = small_state
-        step_locked(run, known_statuses=finished)
+        step_locked(run, known_statuses=finished, batch=batch)
         return
     countdown = None
     active = run.active_count or 0
