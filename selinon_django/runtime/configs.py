@@ -29,3 +29,9 @@ def config_for(revision_id: int) -> SystemConfig:
         while len(_cache) > _SIZE:
             _cache.popitem(last=False)
     return config
+
+
+def forget_configs() -> None:
+    """Drop this process's cached configurations (tests whose database reuses revision ids)."""
+    with _lock:
+        _cache.clear()

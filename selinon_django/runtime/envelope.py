@@ -35,7 +35,7 @@ from selinon_django.runtime import outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.messages import NODE_TASK
-from selinon_django.runtime.wakeups import wake
+from selinon_django.runtime.wakeups import finish_and_wake
 from selinon_django.storages.pool import StoragePool
 
 logger = logging.getLogger(__name__)
@@ -275,22 +275,21 @@ def _record(
         else:
             update.update(status=NodeRunStatus.RETRIED, countdown=outcome.countdown, exception=outcome.exception,
                           traceback=outcome.traceback, sent_at=now)
-        changed = NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES).update(**update)
-        if changed:
-            if isinstance(outcome, Retry):
-                again = dict(kwargs)
-                if not count_retry:
-                    pass
-                elif outcome.counted:
-                    again["retried_count"] = int(kwargs.get("retried_count", 0)) + 1
-                else:
-                    again["user_retries"] = int(kwargs.get("user_retries", 0)) + 1
-                outbox.enqueue(
-                    NODE_TASK, again, task_id=node_id, queue=config.task_queue(kwargs["task_name"]),
-                    countdown=outcome.countdown or None,
-                )
+        node_rows = NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES)
+        if not isinstance(outcome, Retry):
+            finish_and_wake(node_rows, update, run_id, finished={node_id: str(update["status"])}, batch=batch)
+        elif node_rows.update(**update):
+            again = dict(kwargs)
+            if not count_retry:
+                pass
+            elif outcome.counted:
+                again["retried_count"] = int(kwargs.get("retried_count", 0)) + 1
             else:
-                wake(run_id, finished={node_id: str(update["status"])}, batch=batch)
+                again["user_retries"] = int(kwargs.get("user_retries", 0)) + 1
+            outbox.enqueue(
+                NODE_TASK, again, task_id=node_id, queue=config.task_queue(kwargs["task_name"]),
+                countdown=outcome.countdown or None,
+            )
         if tracing_owned():
             tracing.flush(batch)
         outbox.flush(batch=batch)

@@ -20,10 +20,14 @@ its active nodes (:func:`coalesce_countdown`), so the tasks finishing meanwhile 
 """
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from django.db.models import Func, IntegerField, JSONField
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Func, IntegerField, JSONField, QuerySet
+from django.db.models.expressions import RawSQL
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
@@ -88,6 +92,15 @@ def coalesce_countdown(active: int | None) -> float | None:
     return min(COALESCE_MAX, active * COALESCE_PER_NODE)
 
 
+def _wake_rows(run_id: str) -> QuerySet[FlowRun]:
+    """The run's row, locked, with what :func:`wake` decides on (not its whole state)."""
+    settings = selinon_settings()
+    rows = FlowRun.objects.locked().filter(pk=run_id).defer("state").annotate(active_count=active_count())
+    if settings.INLINE_STEPS:
+        rows = rows.annotate(small_state=state_if_small(settings.INLINE_STEP_MAX_ACTIVE))
+    return rows
+
+
 def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str] | None = None,
          batch: Batch | None = None) -> None:
     """Make sure a step of ``run_id`` starts after the current transaction commits.
@@ -95,14 +108,41 @@ def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str]
     ``finished`` - node ids and the final statuses this transaction wrote (an inline step need
     not read them back); ``batch`` - the caller's writes batch, for an inline step's writes.
     """
-    settings = selinon_settings()
-    inline = settings.INLINE_STEPS
-    rows = FlowRun.objects.locked().filter(pk=run_id).defer("state").annotate(active_count=active_count())
-    if inline:
-        rows = rows.annotate(small_state=state_if_small(settings.INLINE_STEP_MAX_ACTIVE))
-    run = rows.first()
+    _wake_locked(_wake_rows(run_id).first(), reason=reason, finished=finished, batch=batch)
+
+
+def finish_and_wake(node_rows: QuerySet[Any], values: dict[str, Any], run_id: str, *,
+                    finished: dict[str, str], batch: Batch | None = None) -> bool:
+    """``node_rows.update(**values)`` and, if it changed a row, :func:`wake` - on PostgreSQL in
+    one statement (the update as a ``WITH`` clause of the locking read). Returns whether the
+    update changed a row."""
+    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
+        if not node_rows.update(**values):
+            return False
+        wake(run_id, finished=finished, batch=batch)
+        return True
+    update = cast(UpdateQuery, node_rows.query.chain(UpdateQuery))
+    update.add_update_values(values)
+    update_sql, update_params = update.get_compiler(node_rows.db).as_sql()
+    rows = _wake_rows(run_id).annotate(node_changed=RawSQL("(SELECT count(*) FROM node_update)", ()))
+    select_sql, select_params = rows.query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
+    sql = f"WITH node_update AS ({update_sql} RETURNING 1) {select_sql}"
+    found = list(FlowRun.objects.raw(sql, tuple(update_params) + tuple(select_params)))
+    if not found or not getattr(found[0], "node_changed", 0):
+        return False
+    run = found[0]
+    small = getattr(run, "small_state", None)
+    if isinstance(small, str):  # raw rows leave annotations as the driver returned them
+        setattr(run, "small_state", json.loads(small))  # noqa: B010 - an annotation, not a field
+    _wake_locked(run, reason="node finished", finished=finished, batch=batch)
+    return True
+
+
+def _wake_locked(run: FlowRun | None, *, reason: str, finished: dict[str, str] | None, batch: Batch | None) -> None:
     if run is None or run.status in FLOW_FINISHED_STATUSES or run.next_wakeup_at == PENDING:
         return
+    settings = selinon_settings()
+    inline = settings.INLINE_STEPS
     small_state = getattr(run, "small_state", None)
     if inline and small_state is not None:
         from selinon_django.runtime.dispatcher import step_locked
@@ -111,10 +151,10 @@ def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str]
         step_locked(run, known_statuses=finished, batch=batch)
         return
     countdown = None
-    active = run.active_count or 0
+    active = getattr(run, "active_count", None) or 0
     if run.status == FlowRunStatus.RUNNING and (not inline or active > settings.INLINE_STEP_MAX_ACTIVE):
         countdown = coalesce_countdown(active)
-    mark_pending(run_id, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
+    mark_pending(run.pk, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
 
 
 def mark_pending(run_id: str, flow_name: str, revision_id: int, state_version: int, *, reason: str,

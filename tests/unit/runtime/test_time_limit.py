@@ -12,6 +12,7 @@ from selinon_django.models import ConfigRevision, FlowRun, NodeRun, OutboxMessag
 from selinon_django.models.runs import FlowRunStatus, NodeRunStatus
 from selinon_django.revisions import load_revision
 from selinon_django.runtime import envelope, sweeper
+from selinon_django.runtime.configs import forget_configs
 from selinon_django.runtime.messages import NODE_TASK
 
 NODES = """\
@@ -30,6 +31,7 @@ flow-definitions:
 
 @pytest.fixture
 def revision(db: None) -> ConfigRevision:
+    forget_configs()  # another test's revision may have had the same id
     sources = [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)]
     return load_revision(load_config_from_sources(sources))[0]
 
