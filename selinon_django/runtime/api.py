@@ -28,7 +28,7 @@ from selinon_django.runtime import migrating, outbox
 from selinon_django.runtime.celery_app import get_celery_app
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
-from selinon_django.runtime.results import store_flow_outcome
+from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING
 
 __all__ = ["RunStateError", "cancel_flow", "retry_flow", "run_flow", "run_flow_selective"]
@@ -149,13 +149,11 @@ def cancel_flow(run_id: str) -> int:
             wake(run.parent_run_id, reason="sub-flow cancelled")
         outbox.flush()
 
-        def after_commit() -> None:
-            if task_ids:
-                get_celery_app().control.revoke(task_ids, terminate=True)
-            for rid in run_ids:
-                store_flow_outcome(rid, "revoked", None, "cancelled")
-
-        transaction.on_commit(after_commit)
+        if task_ids:
+            transaction.on_commit(lambda: get_celery_app().control.revoke(task_ids, terminate=True))
+        for cancelled in runs:
+            cancelled.status, cancelled.finished_at, cancelled.error = FlowRunStatus.REVOKED, now, "cancelled"
+            announce_outcome(cancelled)
     return revoked
 
 

@@ -31,9 +31,8 @@ from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
 from selinon_django.runtime.ports import DatabasePorts
 from selinon_django.runtime.rate_limits import rate_limited_countdown as rated_countdown
-from selinon_django.runtime.results import store_flow_outcome
+from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING, schedule
-from selinon_django.signals import flow_finished
 from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
 
@@ -235,17 +234,7 @@ def finish_run_side_effects(run: FlowRun) -> None:
             status=node_status, finished_at=run.finished_at, result=run.result if node_status != "succeeded" else None,
         )
         wake(run.parent_run_id, reason="sub-flow finished")
-    run_id, status, result, error = run.pk, run.status, run.result, run.error
-    transaction.on_commit(lambda: store_flow_outcome(run_id, status, result, error))
-    # receivers (trigger cascades) see the committed rows; a failing receiver is logged, not raised
-    transaction.on_commit(lambda: _log_receiver_errors(
-        flow_finished.send_robust(sender=FlowRun, run=run, status=status, result=result)))
-
-
-def _log_receiver_errors(responses: list[tuple[Any, Any]]) -> None:
-    for receiver, response in responses:
-        if isinstance(response, Exception):
-            logger.error("flow_finished receiver %r raised %r", receiver, response)
+    announce_outcome(run)
 
 
 def _plain(value: Any) -> Any:

@@ -1,15 +1,21 @@
-"""The end of a flow run in Celery's result backend, so ``AsyncResult(run_id).get()`` works.
+"""The end of a flow run told to the outside: Celery's result backend, so
+``AsyncResult(run_id).get()`` works, and the ``flow_finished`` signal.
 
-Selinon users wait for a flow with ``AsyncResult(dispatcher_id).get()``; the dispatcher writes
-the outcome under the run id when the run ends. Nothing here is read by the runtime itself.
+Selinon users wait for a flow with ``AsyncResult(dispatcher_id).get()``; the dispatcher (or
+``cancel_flow``) writes the outcome under the run id when the run ends. Nothing here is read by
+the runtime itself.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
+from django.db import transaction
+
 from selinon_django.errors import SelinonDjangoError
+from selinon_django.models.runs import FlowRun
 from selinon_django.runtime.celery_app import get_celery_app
+from selinon_django.signals import flow_finished
 
 logger = logging.getLogger(__name__)
 
@@ -34,3 +40,19 @@ def store_flow_outcome(run_id: str, status: str, result: Any, error: str) -> Non
     except Exception:
         # The rows hold the truth; the result backend is a convenience for Selinon's API.
         logger.exception("could not store the outcome of flow run %s in the result backend", run_id)
+
+
+def announce_outcome(run: FlowRun) -> None:
+    """Once the transaction recording ``run``'s final status commits: its outcome in the result
+    backend, then ``flow_finished`` (receivers such as trigger cascades see the committed rows; a
+    failing receiver is logged, never raised into the dispatcher or ``cancel_flow``)."""
+    run_id, status, result, error = run.pk, run.status, run.result, run.error
+    transaction.on_commit(lambda: store_flow_outcome(run_id, status, result, error))
+    transaction.on_commit(lambda: _log_receiver_errors(
+        flow_finished.send_robust(sender=FlowRun, run=run, status=status, result=result)))
+
+
+def _log_receiver_errors(responses: list[tuple[Any, Any]]) -> None:
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            logger.error("flow_finished receiver %r raised %r", receiver, response)
