@@ -33,6 +33,7 @@ from selinon_django.runtime import outbox
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import NODE_TASK, task_kwargs
 from selinon_django.runtime.wakeups import PENDING, mark_pending
+from selinon_django.signals import swept
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +111,9 @@ def sweep() -> SweepReport:
         # 4. attempts killed by a hard time limit (Celery acknowledges their message: no redelivery)
         report.tasks += _killed_by_time_limit(now, grace)
         outbox.flush()
+    for receiver, response in swept.send_robust(sender=SweepReport, report=report):
+        if isinstance(response, Exception):
+            logger.error("swept receiver %r raised %r", receiver, response)
     return report
 
 

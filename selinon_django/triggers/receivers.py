@@ -1,15 +1,16 @@
 """The ``flow_finished`` receiver: a flow started by a trigger task cascades on its result.
 
 Connected when the models load (every process that can finish a flow has it). It must not
-break the dispatcher that sent the signal, so it logs its own failures; a lost cascade can be
-recovered with :func:`selinon_django.triggers.flows.reconcile_flow_instances`.
+break the dispatcher that sent the signal, so it logs its own failures. A cascade lost between
+the flow's commit and this receiver (a process that died right then) is recovered by
+:func:`selinon_django.triggers.flows.reconcile_flow_instances`, run after every sweeper pass.
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from selinon_django.signals import flow_finished
+from selinon_django.signals import flow_finished, swept
 
 logger = logging.getLogger(__name__)
 
@@ -26,3 +27,14 @@ def on_flow_finished(sender: Any, run: Any, status: str, result: Any = None, **k
 
 
 flow_finished.connect(on_flow_finished, dispatch_uid="selinon_django.triggers.on_flow_finished", weak=False)
+
+
+def on_swept(sender: Any, **kwargs: Any) -> None:
+    from selinon_django.triggers.flows import reconcile_flow_instances
+
+    recovered = reconcile_flow_instances()
+    if recovered:
+        logger.warning("recovered %d trigger cascade(s) of finished flows", recovered)
+
+
+swept.connect(on_swept, dispatch_uid="selinon_django.triggers.on_swept", weak=False)

@@ -170,3 +170,21 @@ def test_a_failed_flow_fails_the_trigger_task_without_cascade(
     assert row.error == f"flow echo_flow run {run.pk} failed: flow failed (failed_nodes): ['Echo']"
     assert not FiredTrigger.objects.filter(name="t_flow").exists()
     assert not OutboxMessage.objects.filter(task_name=TRIGGER_TASK).exists()
+
+
+def test_a_cascade_lost_after_the_flow_ended_is_recovered_by_the_sweeper(revision: Any) -> None:
+    from selinon_django.runtime.sweeper import sweep
+
+    fire("o", "order_placed", {"order": 7})
+    fire("o", "payment_received", {"amount": 10})
+    run = FlowRun.objects.get(pk=instance("t_flow", "o").flow_run_id)
+    # the flow ended, but the process died before flow_finished reached the receiver
+    FlowRun.objects.filter(pk=run.pk).update(
+        status="succeeded", result={"finished_nodes": {}, "failed_nodes": {}, "active_nodes": []}
+    )
+    assert instance("t_flow", "o").status == "started"
+
+    sweep()
+
+    assert instance("t_flow", "o").status == "succeeded"
+    assert FiredTrigger.objects.get(session__key="o", name="t_flow").source == "flow"
