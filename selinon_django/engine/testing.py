@@ -170,6 +170,21 @@ class NodeRecord:
     countdown: float | None = None
     run: FlowRunRecord | None = None
 
+    @classmethod
+    def started(cls, start: StartTask | StartFlow, run: FlowRunRecord | None = None) -> NodeRecord:
+        """The record of a node the engine asked to start (``run``: a sub-flow's own run)."""
+        return cls(
+            name=start.name,
+            kind="task" if isinstance(start, StartTask) else "flow",
+            id=start.id,
+            parent=start.parent,
+            node_args=start.node_args,
+            fallback=start.fallback,
+            nowait=start.nowait,
+            countdown=start.countdown,
+            run=run,
+        )
+
 
 @dataclass
 class FlowRunRecord:
@@ -333,19 +348,7 @@ class Simulator:
                 child = self._new_run(
                     start.name, start.id, start.node_args, start.parent, start.selective, start.countdown
                 )
-                run.nodes.append(
-                    NodeRecord(
-                        name=start.name,
-                        kind="flow",
-                        id=start.id,
-                        parent=start.parent,
-                        node_args=start.node_args,
-                        fallback=start.fallback,
-                        nowait=start.nowait,
-                        countdown=start.countdown,
-                        run=child,
-                    )
-                )
+                run.nodes.append(NodeRecord.started(start, child))
             elif isinstance(start, ReuseTask):
                 run.nodes.append(
                     NodeRecord(
@@ -386,16 +389,7 @@ class Simulator:
                     node.status = run.status
 
     def _execute(self, run: FlowRunRecord, start: StartTask) -> NodeRecord:
-        record = NodeRecord(
-            name=start.name,
-            kind="task",
-            id=start.id,
-            parent=start.parent,
-            node_args=start.node_args,
-            fallback=start.fallback,
-            nowait=start.nowait,
-            countdown=start.countdown,
-        )
+        record = NodeRecord.started(start)
         max_retry = self.config.tasks[start.name].max_retry
         while True:
             record.attempts += 1

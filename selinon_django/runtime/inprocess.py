@@ -195,16 +195,7 @@ class InProcessExecutor(Simulator):
     # -- tasks -----------------------------------------------------------------------------------
 
     def _execute(self, run: FlowRunRecord, start: StartTask) -> NodeRecord:
-        record = NodeRecord(
-            name=start.name,
-            kind="task",
-            id=start.id,
-            parent=start.parent,
-            node_args=start.node_args,
-            fallback=start.fallback,
-            nowait=start.nowait,
-            countdown=start.countdown,
-        )
+        record = NodeRecord.started(start)
         self.executor_ports.task_flows[start.id] = run.flow
         when = f" in {start.countdown:g}s" if start.countdown else ""
         self._say(f"sched  task {start.name} {start.id}{when} ({run.flow}){_marks(record)}")
