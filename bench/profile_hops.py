@@ -100,7 +100,7 @@ def main() -> int:
     if args.chains:
         print(f"chains: {1000 * chain_time / args.chains:.1f} ms per chain of 5 (no broker)")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler).sort_stats(os.environ.get("SORT","cumulative")).print_stats(int(os.environ.get("TOP","45")))
     return 0
 
 

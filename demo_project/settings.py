@@ -80,6 +80,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Workers and the web process share the file: wait for locks instead of failing, and take
     # the write lock when a transaction starts so a dispatcher step never fails half-way.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
+# extra driver options as JSON, e.g. '{"server_side_binding": true}' for PostgreSQL
+DATABASES["default"].setdefault("OPTIONS", {}).update(json.loads(os.environ.get("DATABASE_OPTIONS", "{}")))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LANGUAGE_CODE = "en-us"

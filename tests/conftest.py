@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -15,3 +18,21 @@ if EXAMPLES.is_dir() and str(EXAMPLES) not in sys.path:
 # The worker fixtures (one pool of real Celery workers for the whole session), shared by the
 # integration and the browser tests.
 pytest_plugins = ["tests.worker_fixtures"]
+
+
+@pytest.fixture
+def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every message enqueued through the outbox during the test, recorded or not (messages a
+    run's rows record get no outbox row, so tests of what was sent read them here)."""
+    from selinon_django.runtime import outbox
+
+    messages: list[Any] = []
+    original = outbox.enqueue
+
+    def spy(task_name: str, kwargs: dict[str, Any], **options: Any) -> Any:
+        message = original(task_name, kwargs, **options)
+        messages.append(message)
+        return message
+
+    monkeypatch.setattr(outbox, "enqueue", spy)
+    return messages

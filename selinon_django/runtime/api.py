@@ -70,6 +70,7 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
                       "retry": None, "migration_version": migration_version, "state": None},
             ),
             queue=config.dispatcher_queue(flow_name),
+            recorded=True,  # the run's row is pending
         )
         outbox.flush()
     return run_id

@@ -29,7 +29,7 @@ from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunS
 from selinon_django.runtime import migrating, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
-from selinon_django.runtime.ports import DatabasePorts
+from selinon_django.runtime.ports import DatabasePorts, NeedsLock
 from selinon_django.runtime.rate_limits import rate_limited_countdown as rated_countdown
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING, schedule
@@ -111,7 +111,48 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
     return result
 
 
-def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: writes.Batch) -> None:
+def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writes.Batch) -> StepResult | None:
+    """A step computed from an *unlocked* snapshot of the run, its writes put in ``batch``
+    guarded by the snapshot's ``state_version`` (:meth:`~.writes.Batch.guard`).
+
+    This is a chain's hop without a transaction: the finishing task's envelope read the row
+    when it claimed its node, and if no other step ran since, one statement records the node's
+    end and this step. When another step did run, the statement writes nothing and the caller
+    takes the locked path. Returns None - nothing added to ``batch`` - for the steps that need
+    the lock anyway: a sub-flow's end (its parent's node row is updated and the parent woken
+    in the same transaction), a retry of the flow, migrations, throttling and rate limits
+    (their slots are reserved under row locks). A root run's end is fine: the caller calls
+    :func:`~selinon_django.runtime.results.announce_outcome` once the batch is written.
+    """
+    if not migrating.may_step_unlocked(run):
+        return None
+    config = config_for(run.revision_id)
+    pool = StoragePool.for_config(config)
+    raw_state = run.state or {}
+    state = FlowState.from_dict(raw_state)
+    node_args = raw_state.get(NODE_ARGS_KEY, run.node_args) if NODE_ARGS_KEY in raw_state else run.node_args
+    ports = DatabasePorts(config, pool, run, state.active_nodes, known_statuses, unlocked=True)
+    try:
+        result = step(
+            config, run.flow_name, state, node_args=node_args, parent=run.parent, ports=ports,
+            selective=run.selective, retried_count=run.retried_count, previous_retry=raw_state.get(RETRY_KEY),
+            dispatcher_id=run.pk,
+        )
+    except NeedsLock:
+        return None
+    ends = isinstance(result.outcome, (FinishFlow, FailFlow))
+    if not (isinstance(result.outcome, Reschedule) or (ends and run.parent_run_id is None)):
+        return None  # a sub-flow's end updates and wakes its parent under the parent's lock
+    if any(isinstance(start, StartTask) and config.tasks[start.name].rate_limit for start in result.starts):
+        return None
+    for event in result.traces:
+        pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
+    _apply(run, result, node_args_before=node_args, batch=batch, guarded=True)
+    return result
+
+
+def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: writes.Batch,
+           guarded: bool = False) -> None:
     config = config_for(run.revision_id)
     now = timezone.now()
     node_rows: list[NodeRun] = []
@@ -145,6 +186,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                     flow_name=run.flow_name, task_name=start.name, parent=_plain(start.parent),
                     node_args=start.node_args, dispatcher_id=run.pk, revision_id=run.revision_id,
                 ),
+                recorded=True,  # the node-run row (sent) above
                 **task_options,
             )
         elif isinstance(start, StartFlow):
@@ -175,6 +217,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                 ),
                 queue=config.dispatcher_queue(start.name),
                 countdown=start.countdown,
+                recorded=True,  # the child run's row (pending)
             )
     batch.insert(FlowRun, child_runs)
     batch.insert(NodeRun, node_rows)
@@ -213,11 +256,23 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                 dispatcher_kwargs(run.pk, run.flow_name, state_version=run.state_version + 1, reason="retry"),
                 queue=config.dispatcher_queue(run.flow_name),
                 countdown=outcome.countdown or None,
+                recorded=True,  # next_wakeup_at = PENDING
             )
+    if guarded:
+        batch.guard(
+            FlowRun.objects.filter(pk=run.pk, state_version=run.state_version, status=run.status)
+            .exclude(next_wakeup_at=PENDING),
+            update,
+        )
+    else:
+        batch.update(FlowRun.objects.filter(pk=run.pk), update)
     for key, value in update.items():
         setattr(run, key, value)
-    batch.update(FlowRun.objects.filter(pk=run.pk), update)
     if isinstance(outcome, (FinishFlow, FailFlow)):
+        if guarded:
+            # a root run (see step_optimistic): the caller announces the outcome once the batch
+            # is written (after the commit, as announce_outcome does inside a transaction)
+            return
         batch.execute()  # the parent's step (woken below, maybe inline) reads this run's row
         finish_run_side_effects(run)
 

@@ -19,6 +19,7 @@ publishes), so every step is safe to repeat:
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -27,15 +28,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import JSONField
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
-from selinon_django.models.runs import NODE_FINISHED_STATUSES, NodeRun, NodeRunStatus
+from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
 from selinon_django.runtime import outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.dispatcher import step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.messages import NODE_TASK
-from selinon_django.runtime.wakeups import finish_and_wake
+from selinon_django.runtime.results import announce_outcome
+from selinon_django.runtime.wakeups import PENDING, finish_and_wake
 from selinon_django.storages.pool import StoragePool
 
 logger = logging.getLogger(__name__)
@@ -91,7 +95,9 @@ def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "") 
 
 #: lock the node id, read the row and, when this message is the node's next attempt, mark it
 #: started - one round trip. The row as it was (``cur``) classifies a message that did not start
-#: the node (duplicate, lost attempt, unknown); ``upd`` says whether it did.
+#: the node (duplicate, lost attempt, unknown); ``upd`` says whether it did. ``snap`` is the flow
+#: run as it is now, state included when it is small and no step is pending: the snapshot an
+#: optimistic step starts from when the task ends (:func:`_record`).
 _CLAIM_SQL = """
 WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
 ul AS MATERIALIZED (SELECT pg_advisory_unlock(%(previous)s) AS released),
@@ -102,10 +108,48 @@ upd AS (
     FROM lk
     WHERE lk.got AND n.id = %(id)s AND n.attempts = %(expected)s AND n.status <> ALL(%(finished)s)
     RETURNING n.id
+),
+snap AS (
+    SELECT {run_columns}, CASE WHEN fr.status = %(running)s AND fr.next_wakeup_at IS DISTINCT FROM %(pending)s
+        AND jsonb_array_length(fr.state->'active_nodes') <= %(snapshot_limit)s THEN fr.state END
+    FROM {run_table} AS fr WHERE fr.id = (SELECT flow_run_id FROM cur)
 )
 SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, (SELECT count(*) FROM upd),
-    (SELECT count(*) FROM ul) FROM lk LEFT JOIN cur ON true
+    (SELECT count(*) FROM ul), snap.* FROM lk LEFT JOIN cur ON true LEFT JOIN snap ON true
 """
+
+
+def _claim_sql() -> tuple[str, list[Any]]:
+    """The claim statement for this database, and the flow-run fields its snapshot columns hold."""
+    global _claim_cache
+    if _claim_cache is None:
+        quote = connection.ops.quote_name
+        fields = [f for f in FlowRun._meta.concrete_fields if f.attname != "state"]
+        sql = _CLAIM_SQL.format(
+            table=quote(NodeRun._meta.db_table), run_table=quote(FlowRun._meta.db_table),
+            run_columns=", ".join(f"fr.{quote(str(f.column))}" for f in fields),
+        )
+        _claim_cache = (sql, fields)
+    return _claim_cache
+
+
+_claim_cache: tuple[str, list[Any]] | None = None
+
+
+def _snapshot(fields: list[Any], values: tuple[Any, ...]) -> FlowRun | None:
+    """The flow run the claim read (unlocked), or None when it is not one to step optimistically."""
+    *columns, state = values
+    if state is None or columns[0] is None:
+        return None
+    decoded = []
+    for field, value in zip(fields, columns, strict=True):
+        if isinstance(value, str) and isinstance(field, JSONField):
+            value = json.loads(value)
+        decoded.append(value)
+    run = FlowRun(**{f.attname: v for f, v in zip(fields, decoded, strict=True)})
+    run.state = json.loads(state) if isinstance(state, str) else state
+    run._state.adding = False
+    return run
 
 
 class _HeldLock(threading.local):
@@ -134,14 +178,18 @@ _held = _HeldLock()
 def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
     key = _lock_key(node_id)
     expected = int(kwargs.get("attempt", 0))
+    settings = selinon_settings()
     params: dict[str, Any] = {
         "key": key, "previous": _held.take(), "id": node_id, "started": NodeRunStatus.STARTED.value,
         "worker": hostname[:255],
         "now": timezone.now(), "expected": expected, "finished": [s.value for s in NODE_FINISHED_STATUSES],
+        "running": FlowRunStatus.RUNNING.value, "pending": PENDING,
+        "snapshot_limit": settings.INLINE_STEP_MAX_ACTIVE if settings.INLINE_STEPS else -1,
     }
+    sql, run_fields = _claim_sql()
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL.format(table=connection.ops.quote_name(NodeRun._meta.db_table)), params)
-        got, status, _attempts, run_id, started, _released = cursor.fetchone()
+        cursor.execute(sql, params)
+        got, status, _attempts, run_id, started, _released, *run_values = cursor.fetchone()
     result = None
     try:
         if not got:
@@ -152,7 +200,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
         if status is None:
             return EnvelopeResult("unknown")
         if started:
-            result = _run_started(node_id, run_id, kwargs, hostname)
+            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=_snapshot(run_fields, run_values))
         else:
             result = _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
         return result
@@ -229,8 +277,10 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
     return _run_started(node_id, node["flow_run_id"], kwargs, hostname)
 
 
-def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
-    """Run the attempt this message just marked started, and record its end."""
+def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: str,
+                 snapshot: FlowRun | None = None) -> EnvelopeResult:
+    """Run the attempt this message just marked started, and record its end (``snapshot``: the
+    flow run as read when the attempt started, for an optimistic step)."""
     settings = selinon_settings()
     expected = int(kwargs.get("attempt", 0))
     retried_count = int(kwargs.get("retried_count", 0))
@@ -250,9 +300,45 @@ def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: st
             if owns_traces:
                 tracing.discard()
             raise
-        _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
+        if snapshot is None or isinstance(outcome, Retry) or not _record_optimistic(node_id, snapshot, outcome):
+            _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
     status = {Succeeded: "succeeded", Retry: "retried", Failed: "failed"}[type(outcome)]
     return EnvelopeResult("ran", status)
+
+
+def _final_update(outcome: Succeeded | Failed, now: Any) -> dict[str, Any]:
+    if isinstance(outcome, Succeeded):
+        return {"updated_at": now, "status": NodeRunStatus.SUCCEEDED, "finished_at": now,
+                "result": outcome.json_result, "result_storage": outcome.storage_name, "exception": "",
+                "traceback": ""}
+    return {"updated_at": now, "status": NodeRunStatus.FAILED, "finished_at": now, "exception": outcome.exception,
+            "traceback": outcome.traceback}
+
+
+def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Failed) -> bool:
+    """The attempt's end and the flow's next step in one statement, without a transaction or
+    the flow-run lock, when no other step ran since the claim read ``snapshot``. False: nothing
+    was written (another step ran, or this step needs the lock) and :func:`_record` must."""
+    update = _final_update(outcome, timezone.now())
+    batch = writes.Batch()
+    batch.update(NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES), update)
+    traces = tracing.snapshot()
+    try:
+        stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch)
+        if stepped is None:
+            tracing.restore(traces)
+            outbox.discard()
+            return False
+        if tracing_owned():
+            tracing.flush(batch)
+        outbox.flush(batch=batch)
+    except writes.GuardFailed:
+        tracing.restore(traces)
+        outbox.discard()
+        return False
+    if snapshot.is_finished:
+        announce_outcome(snapshot)  # autocommit: at once
+    return True
 
 
 def _record(
@@ -265,16 +351,12 @@ def _record(
     now = timezone.now()
     batch = writes.Batch()
     with transaction.atomic():
-        update: dict[str, Any] = {"updated_at": now}
-        if isinstance(outcome, Succeeded):
-            update.update(status=NodeRunStatus.SUCCEEDED, finished_at=now, result=outcome.json_result,
-                          result_storage=outcome.storage_name, exception="", traceback="")
-        elif isinstance(outcome, Failed):
-            update.update(status=NodeRunStatus.FAILED, finished_at=now, exception=outcome.exception,
-                          traceback=outcome.traceback)
+        update: dict[str, Any]
+        if isinstance(outcome, (Succeeded, Failed)):
+            update = _final_update(outcome, now)
         else:
-            update.update(status=NodeRunStatus.RETRIED, countdown=outcome.countdown, exception=outcome.exception,
-                          traceback=outcome.traceback, sent_at=now)
+            update = {"updated_at": now, "status": NodeRunStatus.RETRIED, "countdown": outcome.countdown,
+                      "exception": outcome.exception, "traceback": outcome.traceback, "sent_at": now}
         node_rows = NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES)
         if not isinstance(outcome, Retry):
             finish_and_wake(node_rows, update, run_id, finished={node_id: str(update["status"])}, batch=batch)
@@ -288,7 +370,7 @@ def _record(
                 again["user_retries"] = int(kwargs.get("user_retries", 0)) + 1
             outbox.enqueue(
                 NODE_TASK, again, task_id=node_id, queue=config.task_queue(kwargs["task_name"]),
-                countdown=outcome.countdown or None,
+                countdown=outcome.countdown or None, recorded=True,  # the node-run row (retried)
             )
         if tracing_owned():
             tracing.flush(batch)

@@ -172,6 +172,13 @@ def before_step(run: FlowRun) -> StepResult | None:
     return _migrate(run)
 
 
+def may_step_unlocked(run: FlowRun) -> bool:
+    """Whether :func:`before_step` would let a step go on without writing anything: runs under
+    the ``migrate`` policy (which may rewrite the state) and runs ahead of this process's
+    known migrations (put back) need the locked step."""
+    return run.migration_version <= _known.latest and policy_for(run.flow_name) != MIGRATE
+
+
 @dataclass
 class _Plan:
     chain: list[KnownMigration]

@@ -1,5 +1,13 @@
 """The transactional outbox: a message exists only if the state change that caused it committed.
 
+Most messages of a run are *recorded* by the rows their step writes anyway: a task's start by
+its node-run row (``sent``, resent by the sweeper when it stays so for ``LOST_TASK_AFTER``),
+a dispatcher wake-up by its flow run's pending ``next_wakeup_at`` (resent after
+``SWEEP_GRACE``). Those get no outbox row - a row per message and its deletion were a third of
+a hop's writes. If publishing them fails (a broker that is down), rows are written for them
+then, so the sweeper resends them after ``SWEEP_GRACE`` rather than ``LOST_TASK_AFTER``; only a
+process that dies in the instant between commit and publish leaves them to the slower path.
+
 Callers :func:`enqueue` messages while their transaction is open; the messages are written as
 ``OutboxMessage`` rows in one ``bulk_create`` when the caller calls :func:`flush` (the end of a
 dispatcher step or of a node's final transaction), and an ``on_commit`` hook publishes them and
@@ -32,6 +40,8 @@ class Message:
     task_name: str
     kwargs: dict[str, Any]
     options: dict[str, Any] = field(default_factory=dict)
+    #: a row the step writes anyway lets the sweeper resend this message: no outbox row
+    recorded: bool = False
 
 
 class _Buffer(threading.local):
@@ -52,9 +62,13 @@ def set_publish_copies(copies: int) -> None:
     _publish_copies = max(1, int(copies))
 
 
-def enqueue(task_name: str, kwargs: dict[str, Any], **options: Any) -> Message:
-    """Add a message to the current transaction's outbox (written by :func:`flush`)."""
-    message = Message(task_name, kwargs, {k: v for k, v in options.items() if v is not None})
+def enqueue(task_name: str, kwargs: dict[str, Any], *, recorded: bool = False, **options: Any) -> Message:
+    """Add a message to the current transaction's outbox (written by :func:`flush`).
+
+    ``recorded``: the caller's transaction writes a row from which the sweeper can resend this
+    message (see the module docstring), so it needs no outbox row of its own.
+    """
+    message = Message(task_name, kwargs, {k: v for k, v in options.items() if v is not None}, recorded)
     _buffer.messages.append(message)
     return message
 
@@ -73,17 +87,22 @@ def flush(using: str | None = None, *, batch: Batch | None = None) -> int:
     messages).
     """
     messages, _buffer.messages = _buffer.messages, []
-    if not messages:
+    rows = [_row(m) for m in messages if not m.recorded]
+    if not rows:
         if batch is not None:
             batch.execute()
-        return 0
-    rows = [OutboxMessage(task_name=m.task_name, kwargs=m.kwargs, options=m.options) for m in messages]
-    if batch is not None:
+        ids: list[Any] = []
+    elif batch is not None:
         ids = batch.execute(returning=(OutboxMessage, rows))
     else:
         ids = [row.pk for row in OutboxMessage.objects.using(using).bulk_create(rows)]
-    transaction.on_commit(lambda: publish_rows(messages, ids, using=using), using=using)
+    if messages:
+        transaction.on_commit(lambda: publish_rows(messages, ids, using=using), using=using)
     return len(messages)
+
+
+def _row(message: Message) -> OutboxMessage:
+    return OutboxMessage(task_name=message.task_name, kwargs=message.kwargs, options=message.options)
 
 
 def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | None = None) -> None:
@@ -93,8 +112,14 @@ def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | N
     except Exception:
         # The rows stay: the sweeper publishes them. The state change itself is committed.
         logger.exception("publishing %d message(s) failed; the outbox sweeper will retry", len(messages))
+        recorded = [_row(m) for m in messages if m.recorded]
+        if recorded:
+            try:  # sooner than the sweeper would find them from their runs' rows
+                OutboxMessage.objects.using(using).bulk_create(recorded)
+            except Exception:
+                logger.exception("could not keep %d unpublished message(s) as outbox rows", len(recorded))
         return
-    if ids and ids[0] is not None:
+    if ids and ids[0] is not None:  # (recorded messages have no rows)
         try:
             # one DELETE statement (QuerySet.delete() adds a transaction around its collector)
             OutboxMessage.objects.using(using).filter(pk__in=ids)._raw_delete(using or DEFAULT_DB_ALIAS)

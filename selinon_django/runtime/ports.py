@@ -44,9 +44,18 @@ def result_of_node(config: SystemConfig, pool: StoragePool, task_name: str, task
     return row["result"] if row else None
 
 
+class NeedsLock(Exception):
+    """An unlocked (optimistic) step asked for something only a locked step may do."""
+
+
 class DatabasePorts(UserCodePorts):
+    """``unlocked``: the step runs outside a transaction on a snapshot of the run (see
+    :func:`selinon_django.runtime.dispatcher.step_optimistic`); reservations under row locks
+    (throttling) raise :class:`NeedsLock` there."""
+
     def __init__(self, config: SystemConfig, pool: StoragePool, run: FlowRun, active: Sequence[NodeRef],
-                 known_statuses: Mapping[str, str] | None = None) -> None:
+                 known_statuses: Mapping[str, str] | None = None, *, unlocked: bool = False) -> None:
+        self.unlocked = unlocked
         self.config = config
         self.pool = pool
         self.run = run
@@ -86,6 +95,8 @@ class DatabasePorts(UserCodePorts):
     def throttle_countdown(self, kind: NodeKind, name: str, interval: float) -> float | None:
         import time
 
+        if self.unlocked:
+            raise NeedsLock("throttling reserves its slot under a row lock")
         slot, _ = ThrottleSlot.objects.select_for_update().get_or_create(kind=kind, name=name)
         reserved = next_slot(slot.last_reserved or None, time.time(), interval)
         slot.last_reserved = reserved.start_at

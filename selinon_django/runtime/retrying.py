@@ -82,6 +82,7 @@ def _restart(run: FlowRun) -> int:
                                 dispatcher_id=run.pk, revision_id=run.revision_id),
                     task_id=new_id, queue=config.task_queue(name),
                     time_limit=task.time_limit, soft_time_limit=task.soft_time_limit, priority=task.priority,
+                    recorded=True,
                 )
                 active.append({"name": name, "id": new_id})
             restarted += 1

@@ -93,10 +93,15 @@ def sweep() -> SweepReport:
             NodeRun.objects.filter(kind=NodeRun.Kind.TASK, status__in=[NodeRunStatus.SENT, NodeRunStatus.RETRIED],
                                    sent_at__lte=lost_after, flow_run__status__in=FLOW_UNFINISHED_STATUSES)
             .select_related("flow_run")
-            .only("id", "name", "parent", "node_args", "attempts", "flow_run__flow_name", "flow_run__revision_id")
-            [:_BATCH]
+            .only("id", "name", "parent", "node_args", "attempts", "countdown", "sent_at", "flow_run__flow_name",
+                  "flow_run__revision_id")
+            .order_by("sent_at")[:_BATCH]
         )
+        resent = []
         for node in nodes:
+            sent_at = node.sent_at or now
+            if node.countdown and sent_at + timedelta(seconds=node.countdown) > lost_after:
+                continue  # a countdown message still on its way (a retry in ten minutes, say)
             config = config_for(node.flow_run.revision_id)
             kwargs = task_kwargs(
                 flow_name=node.flow_run.flow_name, task_name=node.name, parent=node.parent,
@@ -104,10 +109,11 @@ def sweep() -> SweepReport:
             )
             kwargs["attempt"] = node.attempts
             kwargs["user_retries"] = node.attempts  # neutral: nothing known to have crashed
-            outbox.enqueue(NODE_TASK, kwargs, task_id=node.id, queue=config.task_queue(node.name))
+            outbox.enqueue(NODE_TASK, kwargs, task_id=node.id, queue=config.task_queue(node.name), recorded=True)
+            resent.append(node.id)
             report.tasks += 1
-        if nodes:
-            NodeRun.objects.filter(pk__in=[n.id for n in nodes]).update(sent_at=now)
+        if resent:
+            NodeRun.objects.filter(pk__in=resent).update(sent_at=now, countdown=None)
         # 4. attempts killed by a hard time limit (Celery acknowledges their message: no redelivery)
         report.tasks += _killed_by_time_limit(now, grace)
         outbox.flush()
@@ -150,7 +156,7 @@ def _killed_by_time_limit(now: datetime, grace: timedelta) -> int:
         kwargs["attempt"] = max(0, node.attempts - 1)
         kwargs["lost"] = max(0, node.attempts - 1)
         outbox.enqueue(NODE_TASK, kwargs, task_id=node.id, queue=config.task_queue(node.name),
-                       time_limit=task.time_limit, soft_time_limit=task.soft_time_limit)
+                       time_limit=task.time_limit, soft_time_limit=task.soft_time_limit, recorded=True)
         sent.append(node.id)
     if sent:
         # updated_at (the start, for a started node) moves on: the next sweep waits for the answer

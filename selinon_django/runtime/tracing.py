@@ -102,3 +102,14 @@ def is_collecting() -> bool:
 def discard() -> None:
     _local.records = None
     _local.run_id = None
+
+
+def snapshot() -> list[TraceEventRecord] | None:
+    """The events collected so far (to :func:`restore` when a write that took them failed)."""
+    return None if _local.records is None else list(_local.records)
+
+
+def restore(records: list[TraceEventRecord] | None) -> None:
+    """Collect ``records`` again, as they were at :func:`snapshot` (no-op when not collecting)."""
+    if records is not None:
+        _local.records = list(records)

@@ -169,6 +169,7 @@ def mark_pending(run_id: str, flow_name: str, revision_id: int, state_version: i
         dispatcher_kwargs(run_id, flow_name, state_version=state_version, reason=reason),
         queue=queue,
         countdown=countdown,
+        recorded=True,  # next_wakeup_at = PENDING: the sweeper wakes the run if it goes unanswered
     )
 
 

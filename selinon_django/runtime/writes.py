@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, DataError, connections
 from django.db.models import AutoField, Model, QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
 
@@ -40,6 +40,8 @@ class Batch:
     def __init__(self) -> None:
         self.combines = connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
+        #: index in ``statements`` of the update that must change exactly one row (see :meth:`guard`)
+        self.guard_index: int | None = None
 
     def insert(self, model: type[Model], objs: Sequence[Model]) -> None:
         if not objs:
@@ -59,12 +61,30 @@ class Batch:
         if sql:
             self.statements.append((sql, tuple(params)))
 
+    def guard(self, queryset: QuerySet[Any], values: dict[str, Any]) -> None:
+        """An update that must change a row, or the whole batch is undone (PostgreSQL only).
+
+        This is how an optimistic step commits without a transaction: the update of the flow-run
+        row is conditioned on the ``state_version`` the step was computed from, and when another
+        step got there first the statement fails with :class:`GuardFailed` and writes nothing -
+        every clause of one statement commits or none does.
+        """
+        if not self.combines or self.guard_index is not None:
+            raise ValueError("a guarded batch needs PostgreSQL and has one guard")
+        query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+        query.add_update_values(values)
+        sql, params = query.get_compiler(queryset.db).as_sql()
+        self.guard_index = len(self.statements)
+        self.statements.append((sql + " RETURNING 1", tuple(params)))
+
     def execute(self, returning: tuple[type[Model], Sequence[Model]] | None = None) -> list[Any]:
         """Send the collected writes, plus ``returning`` (rows to insert whose primary keys are
         returned); returns those keys."""
         if returning is not None and not self.combines:
             model, objs = returning
             return [obj.pk for obj in model._default_manager.bulk_create(list(objs))]
+        if self.guard_index is not None:
+            return self._execute_guarded(returning)
         statements, self.statements = self.statements, []
         last = _insert_sql(*returning, returning=True) if returning is not None else None
         if last is None:
@@ -80,3 +100,28 @@ class Batch:
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             cursor.execute(sql, params)
             return [row[0] for row in cursor.fetchall()] if returning is not None else []
+
+    def _execute_guarded(self, returning: tuple[type[Model], Sequence[Model]] | None) -> list[Any]:
+        """All writes as ``WITH`` clauses and a final ``SELECT`` that divides by the number of
+        rows the guard changed: zero raises ``division_by_zero``, which undoes the statement."""
+        statements, self.statements = self.statements, []
+        guard, self.guard_index = self.guard_index, None
+        if returning is not None:
+            statements.append(_insert_sql(*returning, returning=True))
+        clauses = ", ".join(f"w{i} AS ({s})" for i, (s, _) in enumerate(statements))
+        ids = f"ARRAY(SELECT * FROM w{len(statements) - 1})" if returning is not None else "NULL"
+        sql = f"WITH {clauses} SELECT 1 / (SELECT count(*)::int FROM w{guard}), {ids}"
+        params = tuple(p for _, ps in statements for p in ps)
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            try:
+                cursor.execute(sql, params)
+            except DataError as error:
+                if getattr(error.__cause__, "sqlstate", None) == "22012":
+                    raise GuardFailed from error
+                raise
+            row = cursor.fetchone()
+        return list(row[1] or []) if returning is not None else []
+
+
+class GuardFailed(Exception):
+    """The guard of a batch changed no row: nothing of the batch was written."""

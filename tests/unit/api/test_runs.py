@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from selinon_django.models import ConfigRevision, FlowRun, NodeRun, OutboxMessage, TraceEventRecord
 from selinon_django.revisions import load_revision
+from selinon_django.runtime.wakeups import PENDING
 from tests.unit.api.conftest import FLOWS_YAML, NODES_YAML, counts, sources
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ RUNS = "/api/runs/"
 # --- create ------------------------------------------------------------------------------------
 
 
-def test_create_starts_the_flow_and_links_to_it(api: APIClient, revision: ConfigRevision) -> None:
+def test_create_starts_the_flow_and_links_to_it(api: APIClient, revision: ConfigRevision, enqueued: list[Any]) -> None:
     response = api.post(RUNS, {"flow_name": "main", "node_args": {"url": "x"}}, format="json")
     assert response.status_code == 201, response.content
     body = response.json()
@@ -35,9 +36,9 @@ def test_create_starts_the_flow_and_links_to_it(api: APIClient, revision: Config
     assert body["url"].endswith(f"/api/runs/{run.pk}/")
     assert response["Location"] == body["url"]
     assert (body["flow_name"], body["status"], body["revision"]) == ("main", "pending", revision.number)
-    # the first dispatcher message waits in the outbox for the commit
-    message = OutboxMessage.objects.get()
-    assert message.kwargs["run_id"] == run.pk
+    # the first dispatcher message waits for the commit; the pending run's row records it
+    assert [m.kwargs["run_id"] for m in enqueued] == [run.pk] and enqueued[0].recorded
+    assert (run.next_wakeup_at, OutboxMessage.objects.count()) == (PENDING, 0)
 
 
 def test_create_without_node_args(api: APIClient, revision: ConfigRevision) -> None:

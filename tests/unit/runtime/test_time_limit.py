@@ -2,13 +2,15 @@
 sweeper can notice the node stuck in ``started``; the envelope then takes the lost-worker path."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from selinon_django.config import SourceFile, load_config_from_sources
-from selinon_django.models import ConfigRevision, FlowRun, NodeRun, OutboxMessage
+from selinon_django.models import ConfigRevision, FlowRun, NodeRun
 from selinon_django.models.runs import FlowRunStatus, NodeRunStatus
 from selinon_django.revisions import load_revision
 from selinon_django.runtime import envelope, sweeper
@@ -49,20 +51,27 @@ def run(revision: ConfigRevision) -> FlowRun:
     return FlowRun.objects.create(id="run-1", flow_name="main", revision=revision, status=FlowRunStatus.RUNNING)
 
 
-def _resent() -> dict[str, dict]:
-    return {row.options["task_id"]: row.kwargs for row in OutboxMessage.objects.filter(task_name=NODE_TASK)}
+@pytest.fixture
+def resent(enqueued: list[Any]) -> Callable[[], dict[str, dict]]:
+    """The task messages the sweeper sent since the last call (by node id)."""
+    def read() -> dict[str, dict]:
+        found = {m.options["task_id"]: m.kwargs for m in enqueued if m.task_name == NODE_TASK}
+        enqueued.clear()
+        return found
+    return read
 
 
-def test_sweeper_resends_a_node_started_longer_than_its_time_limit(run: FlowRun) -> None:
+def test_sweeper_resends_a_node_started_longer_than_its_time_limit(
+    run: FlowRun, resent: Callable[[], dict[str, dict]]
+) -> None:
     _started(run, "Slow", attempts=1, ago=60)
     _started(run, "Endless", attempts=1, ago=3600)  # no time limit: may legitimately run for hours
     report = sweeper.sweep()
-    resent = _resent()
-    assert report.tasks == 1 and set(resent) == {"Slow-node"}
-    assert (resent["Slow-node"]["attempt"], resent["Slow-node"]["lost"]) == (0, 0)
+    sent = resent()
+    assert report.tasks == 1 and set(sent) == {"Slow-node"}
+    assert (sent["Slow-node"]["attempt"], sent["Slow-node"]["lost"]) == (0, 0)
     # the next sweep waits for the envelope's answer instead of resending again
-    OutboxMessage.objects.all().delete()
-    assert sweeper.sweep().tasks == 0
+    assert sweeper.sweep().tasks == 0 and resent() == {}
 
 
 def test_sweeper_leaves_a_node_within_its_time_limit(run: FlowRun) -> None:
@@ -70,20 +79,22 @@ def test_sweeper_leaves_a_node_within_its_time_limit(run: FlowRun) -> None:
     assert sweeper.sweep().tasks == 0
 
 
-def test_killed_attempt_runs_again_then_fails_once_the_lost_cap_is_reached(run: FlowRun) -> None:
+def test_killed_attempt_runs_again_then_fails_once_the_lost_cap_is_reached(
+    run: FlowRun, resent: Callable[[], dict[str, dict]]
+) -> None:
     node = _started(run, "Slow", attempts=1, ago=60)
     sweeper.sweep()
-    result = envelope.handle_message(node.pk, _resent()[node.pk], hostname="test")
+    result = envelope.handle_message(node.pk, resent()[node.pk], hostname="test")
     assert (result.action, result.status) == ("lost", NodeRunStatus.RETRIED)
     node.refresh_from_db()
     assert node.status == NodeRunStatus.RETRIED and "WorkerLostError" in node.exception
 
     # killed again: its second attempt also ends by the time limit
-    OutboxMessage.objects.all().delete()
+    resent()
     NodeRun.objects.filter(pk=node.pk).update(
         status=NodeRunStatus.STARTED, attempts=2, updated_at=timezone.now() - timedelta(seconds=60))
     sweeper.sweep()
-    result = envelope.handle_message(node.pk, _resent()[node.pk], hostname="test")
+    result = envelope.handle_message(node.pk, resent()[node.pk], hostname="test")
     assert (result.action, result.status) == ("lost-too-often", NodeRunStatus.FAILED)
     node.refresh_from_db()
     assert node.status == NodeRunStatus.FAILED

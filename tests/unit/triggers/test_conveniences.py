@@ -68,9 +68,8 @@ def test_rate_limited_starts_are_spaced_across_callers() -> None:
 
 
 @pytest.mark.django_db
-def test_dispatcher_publishes_rate_limit_and_priority(tmp_path: Any) -> None:
+def test_dispatcher_publishes_rate_limit_and_priority(tmp_path: Any, enqueued: list[Any]) -> None:
     from selinon_django.config import load_config
-    from selinon_django.models import OutboxMessage
     from selinon_django.revisions import load_revision
     from selinon_django.runtime.api import run_flow
     from selinon_django.runtime.dispatcher import handle_message
@@ -85,13 +84,13 @@ def test_dispatcher_publishes_rate_limit_and_priority(tmp_path: Any) -> None:
     load_revision(load_config([nodes], []))
     run_id = run_flow("f", {})
     handle_message(run_id)
-    options = {row.kwargs["task_name"]: row.options for row in OutboxMessage.objects.filter(task_name=NODE_TASK)}
+    options = {m.kwargs["task_name"]: m.options for m in enqueued if m.task_name == NODE_TASK}
     assert set(options) == {"A", "B"}
     assert options["A"]["priority"] == options["B"]["priority"] == 7
     assert "countdown" not in options["A"] and "countdown" not in options["B"]  # different tasks: own slots
     second = run_flow("f", {})
     handle_message(second)
-    later = [row.options for row in OutboxMessage.objects.filter(task_name=NODE_TASK, kwargs__dispatcher_id=second)]
+    later = [m.options for m in enqueued if m.task_name == NODE_TASK and m.kwargs["dispatcher_id"] == second]
     assert all(o["countdown"] == pytest.approx(10.0, abs=0.5) for o in later) and len(later) == 2
 
 

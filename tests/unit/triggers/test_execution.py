@@ -9,6 +9,7 @@ import pytest
 
 from selinon_django.models import FlowRun, OutboxMessage
 from selinon_django.models.triggers import FiredTrigger, TriggerTaskInstance
+from selinon_django.runtime.messages import DISPATCHER_TASK
 from selinon_django.triggers.manager import TRIGGER_TASK, fire, update_configuration
 from tests.integration.trigger_tasks import run_count
 
@@ -123,7 +124,7 @@ def test_the_logger_tags_session_and_task(drain: Callable[[], list[str]], caplog
 
 
 def test_a_flow_trigger_starts_the_flow_and_cascades_on_its_result(
-    revision: Any, drain: Callable[[], list[str]], django_capture_on_commit_callbacks: Any
+    revision: Any, drain: Callable[[], list[str]], django_capture_on_commit_callbacks: Any, enqueued: list[Any]
 ) -> None:
     from selinon_django.runtime.dispatcher import finish_run_side_effects
 
@@ -133,7 +134,7 @@ def test_a_flow_trigger_starts_the_flow_and_cascades_on_its_result(
     assert (row.kind, row.status) == ("flow", "started")
     run = FlowRun.objects.get(pk=row.flow_run_id)
     assert (run.flow_name, run.node_args) == ("echo_flow", {"order": 7, "who": "b", "amount": 10})
-    assert OutboxMessage.objects.filter(kwargs__run_id=run.pk).exists()  # its dispatcher message
+    assert [m.kwargs.get("run_id") for m in enqueued if m.task_name == DISPATCHER_TASK] == [run.pk]
     # the flow ends: the dispatcher's side effects send flow_finished after the commit
     run.status, run.result = "succeeded", {"finished_nodes": {"Echo": ["e1"]}, "failed_nodes": {}, "active_nodes": []}
     FlowRun.objects.filter(pk=run.pk).update(status=run.status, result=run.result)

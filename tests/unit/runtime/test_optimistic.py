@@ -1,0 +1,206 @@
+"""The optimistic hop on PostgreSQL: a finishing task records its end and the flow's next step
+in one statement guarded by the ``state_version`` its claim read, and falls back to the locked
+step - writing nothing twice - when another step got there first.
+
+Messages are captured instead of published and served in this process by the same functions
+the Celery tasks call, so every statement is the production one.
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from selinon_django.config import SourceFile, load_config_from_sources
+from selinon_django.models import FlowRun, NodeRun, OutboxMessage, TraceEventRecord
+from selinon_django.revisions import load_revision
+from selinon_django.runtime import dispatcher, envelope, outbox, writes
+from selinon_django.runtime.api import run_flow
+from selinon_django.runtime.configs import forget_configs
+from selinon_django.runtime.messages import DISPATCHER_TASK
+from selinon_django.signals import flow_finished
+
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the optimistic hop is PostgreSQL's")
+
+NODES = """\
+tasks:
+  - {name: A, import: tests.integration.tasks, classname: Noop}
+  - {name: B, import: tests.integration.tasks, classname: Noop}
+  - {name: C, import: tests.integration.tasks, classname: Noop}
+  - {name: Bad, import: tests.integration.tasks, classname: Fatal}
+flows: [chain, parallel, outer, failing]
+"""
+FLOWS = """\
+flow-definitions:
+  - name: chain
+    edges:
+      - {from: [], to: [A]}
+      - {from: [A], to: [B]}
+      - {from: [B], to: [C]}
+  - name: parallel
+    edges:
+      - {from: [], to: [A, B]}
+      - {from: [A, B], to: [C]}
+  - name: outer
+    edges:
+      - {from: [], to: [chain]}
+  - name: failing
+    edges:
+      - {from: [], to: [A]}
+      - {from: [A], to: [Bad]}
+"""
+
+
+class Broker:
+    """Captured messages, served one at a time like a worker would."""
+
+    def __init__(self) -> None:
+        self.queue: deque[outbox.Message] = deque()
+
+    def publish(self, messages: Any) -> None:
+        self.queue.extend(messages)
+
+    def take(self, task_name: str | None = None) -> outbox.Message:
+        for message in list(self.queue):
+            if task_name is None or message.kwargs.get("task_name") == task_name or message.task_name == task_name:
+                self.queue.remove(message)
+                return message
+        raise AssertionError(f"no message for {task_name}: {[m.kwargs for m in self.queue]}")
+
+    def serve(self, message: outbox.Message) -> Any:
+        if message.task_name == DISPATCHER_TASK:
+            kwargs = message.kwargs
+            return dispatcher.handle_message(kwargs["run_id"], state_version=kwargs.get("state_version"),
+                                             reason=kwargs.get("reason", "wakeup"))
+        return envelope.handle_message(message.options["task_id"], message.kwargs, hostname="test")
+
+    def drain(self) -> None:
+        while self.queue:
+            self.serve(self.queue.popleft())
+
+
+@pytest.fixture
+def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+    forget_configs()
+    sources = [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)]
+    load_revision(load_config_from_sources(sources))
+    captured = Broker()
+    monkeypatch.setattr(outbox, "publish", captured.publish)
+    yield captured
+    forget_configs()
+
+
+def _statements(action: Callable[[], Any]) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        action()
+    return [q["sql"] for q in queries.captured_queries]
+
+
+def test_a_chain_hop_is_the_claim_and_one_statement(broker: Broker) -> None:
+    run_id = run_flow("chain")
+    broker.serve(broker.take(DISPATCHER_TASK))
+    version = FlowRun.objects.get(pk=run_id).state_version
+    statements = _statements(lambda: broker.serve(broker.take("A")))
+    assert len(statements) == 2, statements  # the claim, then the guarded write
+    assert "pg_try_advisory_lock" in statements[0] and "1 / (SELECT count(*)" in statements[1]
+    run = FlowRun.objects.get(pk=run_id)
+    assert run.state_version == version + 1 and run.status == "running"
+    assert dict(NodeRun.objects.filter(flow_run_id=run_id).values_list("name", "status")) == {
+        "A": "succeeded", "B": "sent"}
+    assert [m.kwargs["task_name"] for m in broker.queue] == ["B"]
+    assert OutboxMessage.objects.count() == 0  # the node-run row records the message
+    # the task's own events and the step's, once each
+    events = list(TraceEventRecord.objects.filter(flow_run_id=run_id).values_list("event", flat=True))
+    assert events.count("TASK_START") == 1 and events.count("NODE_SUCCESSFUL") == 1
+
+
+def test_a_root_run_ends_optimistically_and_is_announced(broker: Broker) -> None:
+    announced: list[tuple[str, str]] = []
+
+    def receiver(sender: Any, run: Any, status: str, **kwargs: Any) -> None:
+        announced.append((run.pk, status))
+
+    flow_finished.connect(receiver, weak=False)
+    try:
+        run_id = run_flow("chain")
+        broker.serve(broker.take(DISPATCHER_TASK))
+        broker.serve(broker.take("A"))
+        broker.serve(broker.take("B"))
+        statements = _statements(lambda: broker.serve(broker.take("C")))
+    finally:
+        flow_finished.disconnect(receiver)
+    assert "1 / (SELECT count(*)" in statements[1]
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+    assert announced == [(run_id, "succeeded")]
+    assert not broker.queue
+
+
+def test_a_step_in_between_makes_the_hop_take_the_locked_path(broker: Broker) -> None:
+    run_id = run_flow("parallel")
+    broker.serve(broker.take(DISPATCHER_TASK))
+    a, b = broker.take("A"), broker.take("B")
+    # A is claimed (its snapshot read), then B finishes and steps the run before A records
+    original = envelope._run_started
+
+    def interleaved(*args: Any, **kwargs: Any) -> Any:
+        envelope._run_started = original
+        broker.serve(b)
+        return original(*args, **kwargs)
+
+    envelope._run_started = interleaved
+    try:
+        guard_failures: list[int] = []
+        execute = writes.Batch._execute_guarded
+
+        def counting(self: writes.Batch, returning: Any) -> Any:
+            try:
+                return execute(self, returning)
+            except writes.GuardFailed:
+                guard_failures.append(1)
+                raise
+
+        writes.Batch._execute_guarded = counting  # type: ignore[method-assign]
+        try:
+            broker.serve(a)
+        finally:
+            writes.Batch._execute_guarded = execute  # type: ignore[method-assign]
+    finally:
+        envelope._run_started = original
+    assert guard_failures == [1]  # A's optimistic write lost the race and wrote nothing
+    rows = list(NodeRun.objects.filter(flow_run_id=run_id).values_list("name", "status"))
+    assert sorted(rows) == [("A", "succeeded"), ("B", "succeeded"), ("C", "sent")]  # C once
+    events = list(TraceEventRecord.objects.filter(flow_run_id=run_id, node_run_id=a.options["task_id"])
+                  .values_list("event", flat=True))
+    assert events.count("TASK_START") == 1 and events.count("TASK_END") == 1  # not written twice
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+
+
+def test_a_sub_flow_ends_under_its_parents_lock(broker: Broker) -> None:
+    run_id = run_flow("outer")
+    broker.drain()
+    outer = FlowRun.objects.get(pk=run_id)
+    child = FlowRun.objects.get(parent_run_id=run_id)
+    assert (outer.status, child.status) == ("succeeded", "succeeded")
+    assert NodeRun.objects.get(flow_run_id=run_id).status == "succeeded"
+
+
+def test_a_failing_flow_fails_through_the_optimistic_hop(broker: Broker) -> None:
+    run_id = run_flow("failing")
+    broker.drain()
+    run = FlowRun.objects.get(pk=run_id)
+    assert run.status == "failed" and run.result["failed_nodes"].keys() == {"Bad"}
+
+
+def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: Broker) -> None:
+    run_id = run_flow("chain")
+    batch = writes.Batch()
+    batch.update(FlowRun.objects.filter(pk=run_id), {"error": "must not be written"})
+    batch.guard(FlowRun.objects.filter(pk=run_id, state_version=99), {"state_version": 100})
+    with pytest.raises(writes.GuardFailed):
+        batch.execute()
+    assert FlowRun.objects.get(pk=run_id).error == ""
