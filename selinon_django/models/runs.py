@@ -72,10 +72,16 @@ class FlowRun(models.Model):
     Status = FlowRunStatus
 
     id = models.CharField(primary_key=True, max_length=255)
-    flow_name = models.CharField(max_length=255, db_index=True)
-    revision = models.ForeignKey(ConfigRevision, on_delete=models.PROTECT, related_name="flow_runs")
-    parent_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="child_runs")
-    root_run = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="tree_runs")
+    # Index options on this model are chosen in Meta.indexes (see its comment): a flow-run row
+    # is rewritten on every hop without HOT, so every index is paid for on every hop.
+    flow_name = models.CharField(max_length=255)
+    revision = models.ForeignKey(ConfigRevision, on_delete=models.PROTECT, related_name="flow_runs", db_index=False)
+    parent_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="child_runs", db_index=False
+    )
+    root_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="tree_runs", db_index=False
+    )
     #: id of the node run in the parent flow that stands for this sub-flow
     parent_node_id = models.CharField(max_length=255, null=True, blank=True)
     node_args = models.JSONField(null=True, blank=True)
@@ -90,7 +96,7 @@ class FlowRun(models.Model):
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -103,14 +109,37 @@ class FlowRun(models.Model):
 
     class Meta:
         ordering = ("-created_at",)
+        # Every UPDATE of a flow run changes ``status`` or ``next_wakeup_at`` (both indexed), so it
+        # is never a HOT update: each index below gets a new entry per update (one per hop), unless
+        # the new row version is outside a partial index's condition. Hence: no index that no query
+        # needs, and partial indexes wherever the queries only look at a minority of rows. No
+        # revision index: revisions are never deleted (PROTECT never checks) and "runs of revision
+        # N" is an occasional list filter, served well enough by the newest-first scan.
+        # tests/unit/models/test_indexes.py pins the exact set of indexes.
         indexes = [
-            models.Index(fields=("status", "created_at"), name="selinon_flowrun_status"),
+            # lists newest first (admin, REST API default ordering)
             models.Index(fields=("created_at",), name="selinon_flowrun_created"),
+            # "runs of flow X, newest first" and the admin's list of flow names
+            models.Index(fields=("flow_name", "created_at"), name="selinon_flowrun_flow_created"),
+            # status filters of finished runs (failed ones above all) and the prune command;
+            # a running run's hops never touch it (unfinished runs are in the wake-up index)
+            models.Index(
+                fields=("status", "created_at"),
+                name="selinon_flowrun_finished",
+                condition=Q(status__in=FLOW_FINISHED_STATUSES),
+            ),
+            # the sweeper's due runs (and any "unfinished runs" scan: few rows)
             models.Index(
                 fields=("next_wakeup_at",),
                 name="selinon_flowrun_wakeup",
                 condition=Q(status__in=FLOW_UNFINISHED_STATUSES),
             ),
+            # sub-flows of a run (run page, report, cancel, cascade delete); top-level runs skip it
+            models.Index(fields=("parent_run",), name="selinon_flowrun_parent", condition=Q(parent_run__isnull=False)),
+            # a run tree (prune, cascade delete); top-level runs skip it
+            models.Index(fields=("root_run",), name="selinon_flowrun_root", condition=Q(root_run__isnull=False)),
+            # deleting a user (SET NULL); runs started by code have no creator and skip it
+            models.Index(fields=("created_by",), name="selinon_flowrun_creator", condition=Q(created_by__isnull=False)),
         ]
 
     def __str__(self) -> str:
@@ -150,6 +179,10 @@ NODE_UNFINISHED_STATUSES = (
 )
 
 
+#: the statuses the sweeper looks for (lost messages, attempts killed by a time limit)
+NODE_INFLIGHT_STATUSES = (NodeRunStatus.SENT, NodeRunStatus.RETRIED, NodeRunStatus.STARTED)
+
+
 class NodeKind(models.TextChoices):
     TASK = "task", "task"
     FLOW = "flow", "flow"
@@ -182,7 +215,8 @@ class NodeRun(models.Model):
     Kind = NodeKind
 
     id = models.CharField(primary_key=True, max_length=255)
-    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="node_runs")
+    #: indexed by the (flow_run, name) index of Meta, not by one of its own
+    flow_run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="node_runs", db_index=False)
     name = models.CharField(max_length=255)
     kind = models.CharField(max_length=8, choices=NodeKind.choices, default=NodeKind.TASK)
     status = models.CharField(max_length=16, choices=NodeRunStatus.choices, default=NodeRunStatus.PENDING)
@@ -211,9 +245,20 @@ class NodeRun(models.Model):
 
     class Meta:
         ordering = ("created_at",)
+        # A node run is inserted and updated 2-3 times (status changes: never HOT), so each index
+        # costs 3-4 entries per node. No created_at index for the admin's node list: its paginator
+        # counts the whole (filtered) table anyway, so the index would save a sort, not the scan,
+        # at a cost on every hop.
         indexes = [
+            # a run's nodes (run page, report, graph, cancel, triggers, cascade delete)
             models.Index(fields=("flow_run", "name"), name="selinon_noderun_flow_name"),
-            models.Index(fields=("status",), name="selinon_noderun_status"),
+            # the sweeper's lost and time-limited tasks; a finished node leaves it, so it stays
+            # as small as the number of nodes in flight
+            models.Index(
+                fields=("status",),
+                name="selinon_noderun_inflight",
+                condition=Q(status__in=NODE_INFLIGHT_STATUSES),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -10,7 +10,10 @@ from selinon_django.models.runs import FlowRun
 
 class TraceEventRecord(models.Model):
     #: null for events outside any run (for example a dispatcher message for an unknown run)
-    flow_run = models.ForeignKey(FlowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="trace_events")
+    #: indexed by the (flow_run, created_at) index of Meta, not by one of its own
+    flow_run = models.ForeignKey(
+        FlowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="trace_events", db_index=False
+    )
     #: not a foreign key: an event may be recorded before (or without) its node-run row
     node_run_id = models.CharField(max_length=255, null=True, blank=True)
     event = models.CharField(max_length=64)
