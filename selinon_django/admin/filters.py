@@ -13,16 +13,22 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from selinon_django.models import ConfigRevision, FlowRun
+from selinon_django.models import ConfigRevision
 
 
 class FlowNameFilter(admin.SimpleListFilter):
+    """The flows of the current revision, plus the selected one (a flow since removed, or a
+    hand-written ``?flow=``): a ``DISTINCT`` over the run table would read all of it per view."""
+
     title = "flow"
     parameter_name = "flow"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        names = FlowRun.objects.order_by("flow_name").values_list("flow_name", flat=True).distinct()
-        return [(name, name) for name in names]
+        revision = ConfigRevision.objects.current()
+        names = set(revision.flows.values_list("name", flat=True)) if revision is not None else set()
+        if self.value():
+            names.add(str(self.value()))
+        return [(name, name) for name in sorted(names)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         return queryset.filter(flow_name=self.value()) if self.value() else queryset

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from selinon_django.admin.filters import FlowNameFilter, RevisionFilter, RunKindFilter, StartedBetweenFilter
 from selinon_django.admin.forms import StartFlowForm
 from selinon_django.admin.graphs import run_svg
+from selinon_django.admin.runlist import RunChangeList, with_sortable_node_counts
 from selinon_django.admin.runview import RunSnapshot, pretty_json, run_url, snapshot
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.graph import STATE_COLOURS
@@ -83,15 +84,13 @@ class FlowRunAdmin(admin.ModelAdmin):
     # --- list ---
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FlowRun]:
-        return (
-            super()
-            .get_queryset(request)
-            .defer("state", "result", "error", "parent", "selective")
-            .annotate(
-                node_total=Count("node_runs"),
-                node_failed=Count("node_runs", filter=Q(node_runs__status="failed")),
-            )
-        )
+        # The node counts are read for the displayed page only (see admin.runlist): annotating
+        # them here would join every node run of the table into the page and the paginator's count.
+        queryset = super().get_queryset(request).defer("state", "result", "error", "parent", "selective")
+        return with_sortable_node_counts(queryset)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[RunChangeList]:
+        return RunChangeList
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
