@@ -136,6 +136,7 @@ SELINON_DJANGO = {
     "SWEEP_INTERVAL": float(os.environ.get("SELINON_SWEEP_INTERVAL", "2")),
     "SWEEP_GRACE": float(os.environ.get("SELINON_SWEEP_GRACE", "5")),
     "LOST_TASK_AFTER": float(os.environ.get("SELINON_LOST_TASK_AFTER", "300")),
+    "TRACE_DATABASE": os.environ.get("SELINON_TRACE_DATABASE", "1") == "1",
 }
 
 LOGGING = {

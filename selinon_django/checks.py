@@ -45,6 +45,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
 #: key -> (what it must be, test)
 _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "IMPORT_PREFIXES": ("a list of module prefixes", lambda v: isinstance(v, (list, tuple, str))),
@@ -57,6 +61,15 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "CELERY_APP": ("a dotted path or None", lambda v: v is None or isinstance(v, str)),
     "STRICT_IMPORTS": ("a boolean", lambda v: isinstance(v, bool)),
     "API_RUNS_OWN_ONLY": ("a boolean", lambda v: isinstance(v, bool)),
+    "INLINE_STEPS": ("a boolean", lambda v: isinstance(v, bool)),
+    "START_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
+    "TRACE_DATABASE": ("a boolean", lambda v: isinstance(v, bool)),
+    "INLINE_STEP_MAX_ACTIVE": ("an integer", _is_int),
+    "LOST_TASK_RETRIES": ("an integer", _is_int),
+    "SWEEP_INTERVAL": ("a number of seconds", _is_number),
+    "SWEEP_GRACE": ("a number of seconds", _is_number),
+    "LOST_TASK_AFTER": ("a number of seconds", _is_number),
+    "COUNTDOWN_MESSAGE_LIMIT": ("a number of seconds", _is_number),
     "GRAPH_STYLE": (
         "a style mapping, a path of a style YAML file, or None",
         lambda v: v is None or isinstance(v, (dict, str)),

@@ -39,6 +39,12 @@ class SelinonSettings:
     #: dispatcher queue (dispatcher workers apart from task workers)
     INLINE_STEPS: bool = True
     INLINE_STEP_MAX_ACTIVE: int = 50
+    #: ``run_flow`` runs the new run's first dispatcher step itself, in its own transaction, and
+    #: publishes the first tasks (one broker hop less); False: it publishes a dispatcher message.
+    #: The caller then needs the flow's user code that a first step calls (conditions on
+    #: node_args, foreach and selective-run functions); a first step that raises falls back to
+    #: the message, so the error is met, traced and retried where every other step's is.
+    START_INLINE: bool = True
     #: write trace events as TraceEventRecord rows
     TRACE_DATABASE: bool = True
     #: seconds between two sweeps (lost messages, due safety-net wake-ups) in each worker; 0: off

@@ -6,6 +6,7 @@ flow ends, as with Selinon.
 """
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from selinon_django.conf import selinon_settings
 from selinon_django.engine.selective import compute_selective
 from selinon_django.errors import SelinonDjangoError, UnknownFlowError
 from selinon_django.models.definitions import ConfigRevision
@@ -32,6 +34,9 @@ from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING
 
 __all__ = ["RunStateError", "cancel_flow", "retry_flow", "run_flow", "run_flow_selective"]
+
+
+logger = logging.getLogger(__name__)
 
 
 class RunStateError(SelinonDjangoError):
@@ -56,12 +61,14 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
     # at, so it must not be migrated through it later (no query: the cache is refreshed by steps)
     migration_version = migrating.latest_known_version(refresh=False)
     with transaction.atomic():
-        FlowRun.objects.create(
+        run = FlowRun.objects.create(
             id=run_id, flow_name=flow_name, revision=revision, node_args=node_args, selective=selective,
             status=FlowRunStatus.PENDING, created_by=created_by, next_wakeup_at=PENDING,
             created_at=timezone.now(), migration_version=migration_version,
         )
         config_for(revision.pk)  # warm the cache with the row we already have
+        if selinon_settings().START_INLINE and _first_step(run):
+            return run_id
         outbox.enqueue(
             DISPATCHER_TASK,
             dispatcher_kwargs(
@@ -74,6 +81,25 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
         )
         outbox.flush()
     return run_id
+
+
+def _first_step(run: FlowRun) -> bool:
+    """Run the first step of a run created by this transaction (nobody else can see the row, so
+    it needs no lock), its writes in a savepoint; False (nothing kept) when it raised."""
+    from selinon_django.runtime import dispatcher, tracing
+
+    tracing.install()
+    messages, traces = outbox.pending(), tracing.snapshot()  # a caller's own, kept either way
+    try:
+        with transaction.atomic():
+            dispatcher.step_locked(run)
+    except Exception:
+        outbox.restore(messages)
+        tracing.restore(traces)
+        logger.warning("first step of %s %s raised; it goes to a dispatcher instead", run.flow_name, run.pk,
+                       exc_info=True)
+        return False
+    return True
 
 
 def run_flow(flow_name: str, node_args: Any = None, *, created_by: Any = None) -> str:

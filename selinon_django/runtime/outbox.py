@@ -73,6 +73,16 @@ def enqueue(task_name: str, kwargs: dict[str, Any], *, recorded: bool = False, *
     return message
 
 
+def pending() -> list[Message]:
+    """The messages buffered so far (to :func:`restore` if what follows is undone)."""
+    return list(_buffer.messages)
+
+
+def restore(messages: list[Message]) -> None:
+    """Buffer exactly ``messages`` again (what :func:`pending` returned)."""
+    _buffer.messages = list(messages)
+
+
 def discard() -> None:
     """Forget buffered messages (the transaction that produced them rolled back)."""
     _buffer.messages = []

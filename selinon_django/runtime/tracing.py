@@ -2,7 +2,7 @@
 
 A process-wide tracer backend (:func:`install`) appends every event traced while a
 :func:`collecting` block is open on this thread; :func:`flush` writes them with one
-``bulk_create``. Events traced outside such a block (a storage connecting at import time, say)
+``INSERT`` (in the caller's batch). Events traced outside such a block (a storage connecting at import time, say)
 are not written: rows always belong to a run. Bulky details (the whole dispatcher state, which
 the flow-run row already holds) are left out of the rows.
 """
@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.utils import timezone
+
 from selinon_django.models.tracing import TraceEventRecord
 from selinon_django.runtime.writes import Batch
 from selinon_django.trace.events import Trace
@@ -22,9 +24,14 @@ from selinon_django.trace.tracer import add_process_backend
 _BULKY = ("state", "state_dict")
 
 
+#: the columns of a collected event, in this order
+COLUMNS = ("flow_run_id", "node_run_id", "event", "details", "created_at")
+Row = tuple[Any, ...]
+
+
 class _Local(threading.local):
     def __init__(self) -> None:
-        self.records: list[TraceEventRecord] | None = None
+        self.records: list[Row] | None = None
         self.run_id: str | None = None
 
 
@@ -46,19 +53,19 @@ def _json_safe(value: Any) -> Any:
 
 
 def database_backend(event: int, details: dict[str, Any]) -> None:
+    """Collect one event as a plain row (a model instance per event cost more than its insert)."""
     records = _local.records
     if records is None:
         return
     run_id = details.get("dispatcher_id") or _local.run_id
     node_id = details.get("task_id") or details.get("node_id") or details.get("child_dispatcher_id")
-    records.append(
-        TraceEventRecord(
-            flow_run_id=run_id,
-            node_run_id=str(node_id) if node_id is not None else None,
-            event=Trace.event2str(event),
-            details=_json_safe({k: v for k, v in details.items() if k not in _BULKY}),
-        )
-    )
+    records.append((
+        run_id,
+        str(node_id) if node_id is not None else None,
+        Trace.event2str(event),
+        _json_safe({k: v for k, v in details.items() if k not in _BULKY}),
+        timezone.now(),
+    ))
 
 
 def install() -> None:
@@ -90,9 +97,9 @@ def flush(batch: Batch | None = None) -> None:
     if not records:
         return
     if batch is not None:
-        batch.insert(TraceEventRecord, records)
+        batch.insert_rows(TraceEventRecord, COLUMNS, records)
         return
-    TraceEventRecord.objects.bulk_create(records)
+    TraceEventRecord.objects.bulk_create([TraceEventRecord(**dict(zip(COLUMNS, row, strict=True))) for row in records])
 
 
 def is_collecting() -> bool:
@@ -104,12 +111,12 @@ def discard() -> None:
     _local.run_id = None
 
 
-def snapshot() -> list[TraceEventRecord] | None:
+def snapshot() -> list[Row] | None:
     """The events collected so far (to :func:`restore` when a write that took them failed)."""
     return None if _local.records is None else list(_local.records)
 
 
-def restore(records: list[TraceEventRecord] | None) -> None:
+def restore(records: list[Row] | None) -> None:
     """Collect ``records`` again, as they were at :func:`snapshot` (no-op when not collecting)."""
     if records is not None:
         _local.records = list(records)

@@ -14,10 +14,11 @@ The SQL is Django's own (the insert and update compilers), only joined.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, DataError, connections
-from django.db.models import AutoField, Model, QuerySet
+from django.db.models import AutoField, Field, Model, QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
 
 
@@ -32,6 +33,15 @@ def _insert_sql(model: type[Model], objs: Sequence[Model], *, returning: bool) -
     compiler.returning_fields = [opts.pk] if returning else None
     (sql, params), = compiler.as_sql()
     return sql, tuple(params)
+
+
+@lru_cache(maxsize=256)
+def _values_sql(model: type[Model], columns: tuple[str, ...], count: int) -> str:
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(str(cast("Field[Any, Any]", model._meta.get_field(c)).column)) for c in columns)
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES " + ", ".join([row] * count)
 
 
 class Batch:
@@ -50,6 +60,21 @@ class Batch:
             model._default_manager.bulk_create(list(objs))
             return
         self.statements.append(_insert_sql(model, objs, returning=False))
+
+    def insert_rows(self, model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert plain rows (values by attribute name in ``columns``), without model instances
+        or Django's insert compiler: the statement is built once per shape."""
+        if not rows:
+            return
+        if not self.combines:
+            model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows])
+            return
+        connection = connections[DEFAULT_DB_ALIAS]
+        fields = [cast("Field[Any, Any]", model._meta.get_field(column)) for column in columns]
+        params: list[Any] = []
+        for row in rows:
+            params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, row, strict=True))
+        self.statements.append((_values_sql(model, tuple(columns), len(rows)), tuple(params)))
 
     def update(self, queryset: QuerySet[Any], values: dict[str, Any]) -> None:
         if not self.combines:

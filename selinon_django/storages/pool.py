@@ -68,6 +68,9 @@ class StoragePool:
 
     # process-wide state, shared by every pool
     _pools: ClassVar[dict[str, StoragePool]] = {}
+    #: the pool of a configuration object already seen (its content hash costs a JSON dump of
+    #: the whole configuration, and every hop of a flow asks); holds the object, so ids stay unique
+    _by_object: ClassVar[dict[int, tuple[SystemConfig, StoragePool]]] = {}
     _adapters: ClassVar[dict[_AdapterKey, DataStorage]] = {}
     _caches: ClassVar[dict[_CacheKey, Cache]] = {}
     _key_locks: ClassVar[dict[object, threading.Lock]] = {}
@@ -84,11 +87,15 @@ class StoragePool:
     @classmethod
     def for_config(cls, config: SystemConfig) -> StoragePool:
         """The process-wide pool of a revision (one per content hash)."""
+        seen = cls._by_object.get(id(config))
+        if seen is not None and seen[0] is config:
+            return seen[1]
         key = config_key(config)
         with cls._registry_lock:
             pool = cls._pools.get(key)
             if pool is None:
                 pool = cls._pools[key] = cls(config)
+            cls._by_object[id(config)] = (config, pool)
             return pool
 
     @classmethod
@@ -99,6 +106,7 @@ class StoragePool:
             cls._adapters.clear()
             cls._caches.clear()
             cls._pools.clear()
+            cls._by_object.clear()
             cls._key_locks.clear()
         for (name, *_), adapter in adapters:
             _disconnect_quietly(name, adapter)

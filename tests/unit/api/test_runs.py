@@ -31,14 +31,26 @@ def test_create_starts_the_flow_and_links_to_it(api: APIClient, revision: Config
     assert response.status_code == 201, response.content
     body = response.json()
     run = FlowRun.objects.get(pk=body["id"])
-    assert (run.flow_name, run.node_args, run.status, run.revision_id) == ("main", {"url": "x"}, "pending", revision.pk)
+    # the first step ran in the request's transaction (START_INLINE): its first task is sent
+    assert (run.flow_name, run.node_args, run.status, run.revision_id) == ("main", {"url": "x"}, "running", revision.pk)
     assert run.created_by is not None and run.created_by.username == "operator"
     assert body["url"].endswith(f"/api/runs/{run.pk}/")
     assert response["Location"] == body["url"]
-    assert (body["flow_name"], body["status"], body["revision"]) == ("main", "pending", revision.number)
-    # the first dispatcher message waits for the commit; the pending run's row records it
+    assert (body["flow_name"], body["status"], body["revision"]) == ("main", "running", revision.number)
+    # the first task's message waits for the commit; its node-run row records it
+    assert [(m.kwargs["task_name"], m.kwargs["dispatcher_id"]) for m in enqueued] == [("Fetch", run.pk)]
+    assert enqueued[0].recorded and OutboxMessage.objects.count() == 0
+    assert list(NodeRun.objects.filter(flow_run=run).values_list("name", "status")) == [("Fetch", "sent")]
+
+
+@override_settings(SELINON_DJANGO={"START_INLINE": False})
+def test_create_without_inline_start_sends_a_dispatcher_message(
+    api: APIClient, revision: ConfigRevision, enqueued: list[Any]
+) -> None:
+    run = FlowRun.objects.get(pk=api.post(RUNS, {"flow_name": "main"}, format="json").json()["id"])
+    assert (run.status, run.next_wakeup_at) == ("pending", PENDING)  # the row records the message
     assert [m.kwargs["run_id"] for m in enqueued] == [run.pk] and enqueued[0].recorded
-    assert (run.next_wakeup_at, OutboxMessage.objects.count()) == (PENDING, 0)
+
 
 
 def test_create_without_node_args(api: APIClient, revision: ConfigRevision) -> None:
@@ -58,7 +70,8 @@ def test_create_selective_run(api: APIClient, revision: ConfigRevision) -> None:
 def test_created_run_reads_back(api: APIClient, revision: ConfigRevision) -> None:
     url = api.post(RUNS, {"flow_name": "main", "node_args": {"a": 1}}, format="json").json()["url"]
     report = api.get(url).json()
-    assert (report["flow"], report["status"], report["node_args"], report["nodes"]) == ("main", "pending", {"a": 1}, [])
+    assert (report["flow"], report["status"], report["node_args"]) == ("main", "running", {"a": 1})
+    assert [(n["name"], n["status"]) for n in report["nodes"]] == [("Fetch", "sent")]
 
 
 @pytest.mark.parametrize(

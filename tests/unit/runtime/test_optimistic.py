@@ -102,7 +102,6 @@ def _statements(action: Callable[[], Any]) -> list[str]:
 
 def test_a_chain_hop_is_the_claim_and_one_statement(broker: Broker) -> None:
     run_id = run_flow("chain")
-    broker.serve(broker.take(DISPATCHER_TASK))
     version = FlowRun.objects.get(pk=run_id).state_version
     statements = _statements(lambda: broker.serve(broker.take("A")))
     assert len(statements) == 2, statements  # the claim, then the guarded write
@@ -127,7 +126,6 @@ def test_a_root_run_ends_optimistically_and_is_announced(broker: Broker) -> None
     flow_finished.connect(receiver, weak=False)
     try:
         run_id = run_flow("chain")
-        broker.serve(broker.take(DISPATCHER_TASK))
         broker.serve(broker.take("A"))
         broker.serve(broker.take("B"))
         statements = _statements(lambda: broker.serve(broker.take("C")))
@@ -141,7 +139,6 @@ def test_a_root_run_ends_optimistically_and_is_announced(broker: Broker) -> None
 
 def test_a_step_in_between_makes_the_hop_take_the_locked_path(broker: Broker) -> None:
     run_id = run_flow("parallel")
-    broker.serve(broker.take(DISPATCHER_TASK))
     a, b = broker.take("A"), broker.take("B")
     # A is claimed (its snapshot read), then B finishes and steps the run before A records
     original = envelope._run_started
@@ -204,3 +201,42 @@ def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: Broker) -> No
     with pytest.raises(writes.GuardFailed):
         batch.execute()
     assert FlowRun.objects.get(pk=run_id).error == ""
+
+
+def test_run_flow_runs_the_first_step_and_sends_the_first_tasks(broker: Broker) -> None:
+    run_id = run_flow("parallel")
+    run = FlowRun.objects.get(pk=run_id)
+    assert (run.status, run.state_version, run.started_at is not None) == ("running", 1, True)
+    assert sorted(m.kwargs["task_name"] for m in broker.queue) == ["A", "B"]
+    assert all(m.task_name != DISPATCHER_TASK for m in broker.queue)
+
+
+def test_without_inline_start_a_dispatcher_takes_the_first_step(broker: Broker, settings: Any) -> None:
+    settings.SELINON_DJANGO = {**settings.SELINON_DJANGO, "START_INLINE": False}
+    run_id = run_flow("chain")
+    assert [m.task_name for m in broker.queue] == [DISPATCHER_TASK]
+    assert FlowRun.objects.get(pk=run_id).status == "pending"
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+
+
+def test_a_first_step_that_raises_goes_to_a_dispatcher(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    original = dispatcher.step_locked
+
+    def failing_once(run: Any, **kwargs: Any) -> Any:
+        calls.append(run.pk)
+        if len(calls) == 1:
+            NodeRun.objects.create(id="half-written", flow_run=run, name="A")  # undone with the savepoint
+            raise RuntimeError("user code of the first step failed")
+        return original(run, **kwargs)
+
+    monkeypatch.setattr(dispatcher, "step_locked", failing_once)
+    outbox.enqueue("caller.message", {"kept": True})  # the caller's own message survives the fallback
+    run_id = run_flow("chain")
+    assert [m.task_name for m in broker.queue] == ["caller.message", DISPATCHER_TASK]
+    run = FlowRun.objects.get(pk=run_id)
+    assert run.status == "pending" and not NodeRun.objects.filter(pk="half-written").exists()
+    broker.queue.popleft()
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"

@@ -9,7 +9,7 @@ import pytest
 
 from selinon_django.models import FlowRun, OutboxMessage
 from selinon_django.models.triggers import FiredTrigger, TriggerTaskInstance
-from selinon_django.runtime.messages import DISPATCHER_TASK
+from selinon_django.runtime.messages import NODE_TASK
 from selinon_django.triggers.manager import TRIGGER_TASK, fire, update_configuration
 from tests.integration.trigger_tasks import run_count
 
@@ -134,7 +134,8 @@ def test_a_flow_trigger_starts_the_flow_and_cascades_on_its_result(
     assert (row.kind, row.status) == ("flow", "started")
     run = FlowRun.objects.get(pk=row.flow_run_id)
     assert (run.flow_name, run.node_args) == ("echo_flow", {"order": 7, "who": "b", "amount": 10})
-    assert [m.kwargs.get("run_id") for m in enqueued if m.task_name == DISPATCHER_TASK] == [run.pk]
+    # its first step ran as it started: the first task is on its way
+    assert [m.kwargs["dispatcher_id"] for m in enqueued if m.task_name == NODE_TASK] == [run.pk]
     # the flow ends: the dispatcher's side effects send flow_finished after the commit
     run.status, run.result = "succeeded", {"finished_nodes": {"Echo": ["e1"]}, "failed_nodes": {}, "active_nodes": []}
     FlowRun.objects.filter(pk=run.pk).update(status=run.status, result=run.result)
