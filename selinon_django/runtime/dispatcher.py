@@ -259,13 +259,15 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                 recorded=True,  # next_wakeup_at = PENDING
             )
     if guarded:
-        batch.guard(
-            FlowRun.objects.filter(pk=run.pk, state_version=run.state_version, status=run.status)
-            .exclude(next_wakeup_at=PENDING),
-            update,
+        batch.update_where(
+            FlowRun, update,
+            "id = %s AND state_version = %s AND status = %s AND next_wakeup_at IS DISTINCT FROM %s",
+            (run.pk, run.state_version, str(run.status), PENDING),
+            lambda: FlowRun.objects.none(), guard=True,
         )
     else:
-        batch.update(FlowRun.objects.filter(pk=run.pk), update)
+        pk = run.pk
+        batch.update_where(FlowRun, update, "id = %s", (pk,), lambda: FlowRun.objects.filter(pk=pk))
     for key, value in update.items():
         setattr(run, key, value)
     if isinstance(outcome, (FinishFlow, FailFlow)):

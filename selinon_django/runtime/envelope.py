@@ -306,6 +306,9 @@ def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: st
     return EnvelopeResult("ran", status)
 
 
+_FINISHED = [status.value for status in NODE_FINISHED_STATUSES]
+
+
 def _final_update(outcome: Succeeded | Failed, now: Any) -> dict[str, Any]:
     if isinstance(outcome, Succeeded):
         return {"updated_at": now, "status": NodeRunStatus.SUCCEEDED, "finished_at": now,
@@ -321,7 +324,10 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
     was written (another step ran, or this step needs the lock) and :func:`_record` must."""
     update = _final_update(outcome, timezone.now())
     batch = writes.Batch()
-    batch.update(NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES), update)
+    batch.update_where(
+        NodeRun, update, "id = %s AND NOT (status = ANY(%s))", (node_id, _FINISHED),
+        lambda: NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES),
+    )
     traces = tracing.snapshot()
     try:
         stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch)
