@@ -39,10 +39,15 @@ from selinon_django.runtime.dispatcher import step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.messages import NODE_TASK
 from selinon_django.runtime.results import announce_outcome
-from selinon_django.runtime.wakeups import PENDING, finish_and_wake
+from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
 from selinon_django.storages.pool import StoragePool
 
 logger = logging.getLogger(__name__)
+
+#: a flow run's state stored bigger than this is not read by the claim (a big foreach's state
+#: is tens of kilobytes, compressed out of line: reading it for every task would cost more than
+#: the optimistic step saves, and such runs step on the dispatcher anyway)
+SNAPSHOT_MAX_BYTES = 32_768
 
 #: seconds before a delivery that found its node running elsewhere looks again
 BUSY_RECHECK = 3.0
@@ -110,8 +115,10 @@ upd AS (
     RETURNING n.id
 ),
 snap AS (
-    SELECT {run_columns}, CASE WHEN fr.status = %(running)s AND fr.next_wakeup_at IS DISTINCT FROM %(pending)s
-        AND jsonb_array_length(fr.state->'active_nodes') <= %(snapshot_limit)s THEN fr.state END
+    SELECT {run_columns}, CASE WHEN fr.status <> %(running)s OR fr.next_wakeup_at IS NOT DISTINCT FROM %(pending)s
+        THEN NULL WHEN pg_column_size(fr.state) > %(snapshot_bytes)s THEN NULL
+        WHEN jsonb_array_length(fr.state->'active_nodes') <= %(snapshot_limit)s THEN fr.state END,
+        pg_column_size(fr.state) > %(snapshot_bytes)s
     FROM {run_table} AS fr WHERE fr.id = (SELECT flow_run_id FROM cur)
 )
 SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, (SELECT count(*) FROM upd),
@@ -138,7 +145,7 @@ _claim_cache: tuple[str, list[Any]] | None = None
 
 def _snapshot(fields: list[Any], values: tuple[Any, ...]) -> FlowRun | None:
     """The flow run the claim read (unlocked), or None when it is not one to step optimistically."""
-    *columns, state = values
+    *columns, state, _big = values
     if state is None or columns[0] is None:
         return None
     decoded = []
@@ -185,6 +192,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
         "now": timezone.now(), "expected": expected, "finished": [s.value for s in NODE_FINISHED_STATUSES],
         "running": FlowRunStatus.RUNNING.value, "pending": PENDING,
         "snapshot_limit": settings.INLINE_STEP_MAX_ACTIVE if settings.INLINE_STEPS else -1,
+        "snapshot_bytes": SNAPSHOT_MAX_BYTES,
     }
     sql, run_fields = _claim_sql()
     with connection.cursor() as cursor:
@@ -200,7 +208,9 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
         if status is None:
             return EnvelopeResult("unknown")
         if started:
-            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=_snapshot(run_fields, run_values))
+            fan_in = bool(run_values and run_values[-1]) or not settings.INLINE_STEPS
+            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=_snapshot(run_fields, run_values),
+                                  fan_in=fan_in)
         else:
             result = _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
         return result
@@ -278,9 +288,10 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
 
 
 def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: str,
-                 snapshot: FlowRun | None = None) -> EnvelopeResult:
+                 snapshot: FlowRun | None = None, fan_in: bool = False) -> EnvelopeResult:
     """Run the attempt this message just marked started, and record its end (``snapshot``: the
-    flow run as read when the attempt started, for an optimistic step)."""
+    flow run as read when the attempt started, for an optimistic step; ``fan_in``: the run is
+    too big for inline steps, see :func:`_record_fan_in`)."""
     settings = selinon_settings()
     expected = int(kwargs.get("attempt", 0))
     retried_count = int(kwargs.get("retried_count", 0))
@@ -300,7 +311,13 @@ def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: st
             if owns_traces:
                 tracing.discard()
             raise
-        if snapshot is None or isinstance(outcome, Retry) or not _record_optimistic(node_id, snapshot, outcome):
+        if isinstance(outcome, Retry):
+            _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
+        elif snapshot is not None and _record_optimistic(node_id, snapshot, outcome):
+            pass
+        elif fan_in:
+            _record_fan_in(node_id, run_id, outcome)
+        else:
             _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
     status = {Succeeded: "succeeded", Retry: "retried", Failed: "failed"}[type(outcome)]
     return EnvelopeResult("ran", status)
@@ -345,6 +362,19 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
     if snapshot.is_finished:
         announce_outcome(snapshot)  # autocommit: at once
     return True
+
+
+def _record_fan_in(node_id: str, run_id: str, outcome: Succeeded | Failed) -> None:
+    """The attempt's end in a big run, in one statement without a transaction: the node's row,
+    its trace rows, and the run marked pending unless a wake-up already is (a foreach of
+    thousands fans in through here; see :func:`~selinon_django.runtime.wakeups.finish_fan_in`)."""
+    update = _final_update(outcome, timezone.now())
+    batch = writes.Batch()
+    if tracing_owned():
+        tracing.flush(batch)
+    node_sql, node_params = writes.update_statement(NodeRun, update, "id = %s AND NOT (status = ANY(%s))",
+                                                    (node_id, _FINISHED))
+    finish_fan_in(node_sql, node_params, run_id, batch)
 
 
 def _record(

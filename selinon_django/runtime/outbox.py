@@ -138,6 +138,13 @@ def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | N
             logger.exception("could not delete %d published outbox row(s)", len(ids))
 
 
+def publish_recorded(task_name: str, kwargs: dict[str, Any], **options: Any) -> None:
+    """Publish, now, a message whose committed row records it (the caller's statement already
+    committed): a failure to publish is logged and left to the sweeper, as after a commit."""
+    message = Message(task_name, kwargs, {k: v for k, v in options.items() if v is not None}, recorded=True)
+    publish_rows([message], [])
+
+
 def publish(messages: Iterable[Message]) -> None:
     """Send messages to the broker through one pooled producer connection."""
     app = get_celery_app()

@@ -182,3 +182,53 @@ def schedule(countdown: float) -> tuple[datetime | None, bool]:
     """
     limit = selinon_settings().COUNTDOWN_MESSAGE_LIMIT
     return timezone.now() + timedelta(seconds=max(0.0, countdown)), countdown <= limit
+
+
+#: one statement in autocommit: the node's end (``{node}``), the caller's other writes
+#: (``{others}``: trace rows) and, when no wake-up is pending, the run marked pending - under
+#: the run's row lock for the statement's duration, so a step in progress is waited for and its
+#: outcome seen (see the module docstring)
+_FAN_IN_SQL = """
+WITH node_update AS ({node} RETURNING 1),
+{others}
+fr AS MATERIALIZED (
+    SELECT id, flow_name, revision_id, state_version, status, next_wakeup_at,
+        CASE WHEN next_wakeup_at IS DISTINCT FROM %s AND status = ANY(%s)
+            THEN jsonb_array_length(state->'active_nodes') END AS active
+    FROM {table} WHERE id = %s AND EXISTS (SELECT 1 FROM node_update) FOR UPDATE
+),
+marked AS (
+    UPDATE {table} AS f SET next_wakeup_at = %s, updated_at = %s FROM fr
+    WHERE f.id = fr.id AND fr.active IS NOT NULL RETURNING f.id
+)
+SELECT (SELECT count(*) FROM node_update), fr.flow_name, fr.revision_id, fr.state_version, fr.active,
+    (SELECT count(*) FROM marked) FROM (SELECT 1) AS one LEFT JOIN fr ON true
+"""
+
+
+def finish_fan_in(node_sql: str, node_params: tuple[Any, ...], run_id: str, batch: Batch) -> bool | None:
+    """A task of a big run (a foreach fanning in) ends without a transaction: one statement
+    records it with ``batch``'s writes and marks the run pending if nothing else did; the
+    dispatcher message follows (recorded by the pending mark). Returns whether the node's row
+    changed (False: a duplicate, nothing written but ``batch``); PostgreSQL only.
+    """
+    from selinon_django.runtime.configs import config_for
+    from selinon_django.runtime.writes import fan_in_clauses
+
+    others, other_params = fan_in_clauses(batch)
+    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(FlowRun._meta.db_table)
+    now = timezone.now()
+    sql = _FAN_IN_SQL.format(node=node_sql, others=others, table=table)
+    unfinished = [s.value for s in FlowRunStatus if s.value not in FLOW_FINISHED_STATUSES]
+    params = (*node_params, *other_params, PENDING, unfinished, run_id, PENDING, now)
+    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+        cursor.execute(sql, params)
+        changed, flow_name, revision_id, state_version, active, marked = cursor.fetchone()
+    if marked:
+        queue = config_for(revision_id).dispatcher_queue(flow_name)
+        outbox.publish_recorded(
+            DISPATCHER_TASK,
+            dispatcher_kwargs(run_id, flow_name, state_version=state_version, reason="node finished"),
+            queue=queue, countdown=coalesce_countdown(active),
+        )
+    return bool(changed)

@@ -54,6 +54,16 @@ def _update_sql(model: type[Model], columns: tuple[str, ...], where: str) -> str
     return f"UPDATE {quote(model._meta.db_table)} SET {assignments} WHERE {where}"
 
 
+def update_statement(model: type[Model], values: dict[str, Any], where: str,
+                     params: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+    """``UPDATE ... SET <values> WHERE <where>`` and its parameters (PostgreSQL; see
+    :meth:`Batch.update_where`)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    columns = tuple(values)
+    prepared = [_field(model, c).get_db_prep_save(values[c], connection) for c in columns]
+    return _update_sql(model, columns, where), (*prepared, *params)
+
+
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
     return cast("Field[Any, Any]", model._meta.get_field(name))
 
@@ -100,16 +110,13 @@ class Batch:
                 raise ValueError("a guarded batch needs PostgreSQL")
             queryset().update(**values)
             return
-        connection = connections[DEFAULT_DB_ALIAS]
-        columns = tuple(values)
-        prepared = [_field(model, c).get_db_prep_save(values[c], connection) for c in columns]
-        sql = _update_sql(model, columns, where)
+        sql, all_params = update_statement(model, values, where, params)
         if guard:
             if self.guard_index is not None:
                 raise ValueError("a guarded batch has one guard")
             self.guard_index = len(self.statements)
             sql += " RETURNING 1"
-        self.statements.append((sql, (*prepared, *params)))
+        self.statements.append((sql, all_params))
 
     def update(self, queryset: QuerySet[Any], values: dict[str, Any]) -> None:
         if not self.combines:
@@ -185,3 +192,13 @@ class Batch:
 
 class GuardFailed(Exception):
     """The guard of a batch changed no row: nothing of the batch was written."""
+
+
+def fan_in_clauses(batch: Batch) -> tuple[str, tuple[Any, ...]]:
+    """``batch``'s writes as ``WITH`` clauses (each followed by a comma) for a statement built
+    around them; empties the batch."""
+    statements, batch.statements = batch.statements, []
+    if batch.guard_index is not None:
+        raise ValueError("a guarded batch cannot be joined")
+    clauses = "".join(f"x{i} AS ({sql}),\n" for i, (sql, _) in enumerate(statements))
+    return clauses, tuple(p for _, ps in statements for p in ps)

@@ -240,3 +240,24 @@ def test_a_first_step_that_raises_goes_to_a_dispatcher(broker: Broker, monkeypat
     broker.queue.popleft()
     broker.drain()
     assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+
+
+def test_a_task_of_a_big_run_ends_in_one_statement_and_wakes_its_dispatcher(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(envelope, "SNAPSHOT_MAX_BYTES", 0)  # every run counts as big
+    run_id = run_flow("parallel")
+    a, b = broker.take("A"), broker.take("B")
+    statements = _statements(lambda: broker.serve(a))
+    assert len(statements) == 2 and "FOR UPDATE" in statements[1], statements
+    assert [(m.task_name, m.kwargs["reason"]) for m in broker.queue] == [(DISPATCHER_TASK, "node finished")]
+    assert FlowRun.objects.get(pk=run_id).next_wakeup_at is not None  # pending: recorded by the row
+    broker.serve(b)  # a wake-up is pending: B only records its end
+    assert [m.task_name for m in broker.queue] == [DISPATCHER_TASK]
+    broker.drain()
+    run = FlowRun.objects.get(pk=run_id)
+    assert run.status == "succeeded"
+    assert sorted(NodeRun.objects.filter(flow_run_id=run_id).values_list("name", "status")) == [
+        ("A", "succeeded"), ("B", "succeeded"), ("C", "succeeded")]
+    events = list(TraceEventRecord.objects.filter(node_run_id=a.options["task_id"]).values_list("event", flat=True))
+    assert events.count("TASK_END") == 1
