@@ -10,9 +10,12 @@ from selinon_django.models.runs import FlowRun
 
 class TraceEventRecord(models.Model):
     #: null for events outside any run (for example a dispatcher message for an unknown run)
-    #: indexed by the (flow_run, created_at) index of Meta, not by one of its own
+    #: indexed by the (flow_run, created_at) index of Meta, not by one of its own. No database
+    #: constraint: a big step writes thousands of events at once and the constraint's check per
+    #: row cost as much as the rows; deleting a run still deletes its events (Django's cascade)
     flow_run = models.ForeignKey(
-        FlowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="trace_events", db_index=False
+        FlowRun, null=True, blank=True, on_delete=models.CASCADE, related_name="trace_events", db_index=False,
+        db_constraint=False,
     )
     #: not a foreign key: an event may be recorded before (or without) its node-run row
     node_run_id = models.CharField(max_length=255, null=True, blank=True)

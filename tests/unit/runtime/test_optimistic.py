@@ -32,7 +32,7 @@ tasks:
   - {name: B, import: tests.integration.tasks, classname: Noop}
   - {name: C, import: tests.integration.tasks, classname: Noop}
   - {name: Bad, import: tests.integration.tasks, classname: Fatal}
-flows: [chain, parallel, outer, failing]
+flows: [chain, parallel, outer, failing, fan]
 """
 FLOWS = """\
 flow-definitions:
@@ -48,6 +48,11 @@ flow-definitions:
   - name: outer
     edges:
       - {from: [], to: [chain]}
+  - name: fan
+    edges:
+      - from: []
+        to: [A]
+        foreach: {import: tests.integration.tasks, function: items}
   - name: failing
     edges:
       - {from: [], to: [A]}
@@ -261,3 +266,16 @@ def test_a_task_of_a_big_run_ends_in_one_statement_and_wakes_its_dispatcher(
         ("A", "succeeded"), ("B", "succeeded"), ("C", "succeeded")]
     events = list(TraceEventRecord.objects.filter(node_run_id=a.options["task_id"]).values_list("event", flat=True))
     assert events.count("TASK_END") == 1
+
+
+def test_a_big_step_copies_its_trace_rows_in_its_transaction(broker: Broker) -> None:
+    count = writes.COPY_ROWS + 50
+    run_id = run_flow("fan", {"count": count})
+    events = TraceEventRecord.objects.filter(flow_run_id=run_id)
+    assert events.filter(event="TASK_SCHEDULE").count() == count  # written by COPY, with the step
+    first = events.filter(event="TASK_SCHEDULE").first()
+    assert first is not None and first.details["task_name"] == "A" and first.node_run_id
+    assert NodeRun.objects.filter(flow_run_id=run_id, status="sent").count() == count
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+    assert events.filter(event="TASK_END").count() == count
