@@ -59,6 +59,15 @@ def test_e002_without_a_close_key_lists_the_keys() -> None:
         ("GRAPH_STYLE", ["task"]),
         ("CELERY_APP", 1),
         ("DOT_PROGRAM", 1),
+        ("START_INLINE", "no"),
+        ("INLINE_STEPS", 0),
+        ("TRACE_DATABASE", "1"),
+        ("INLINE_STEP_MAX_ACTIVE", 2.5),
+        ("LOST_TASK_RETRIES", "1"),
+        ("SWEEP_INTERVAL", "2"),
+        ("SWEEP_GRACE", -1),
+        ("LOST_TASK_AFTER", None),
+        ("COUNTDOWN_MESSAGE_LIMIT", True),
     ],
 )
 def test_e003_wrong_type(key: str, value: Any) -> None:
