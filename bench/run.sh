@@ -14,6 +14,9 @@ cleanup() {
 }
 trap cleanup EXIT
 export DATABASE_CONN_MAX_AGE=600
+# as deployed: DEBUG off (Django's debug cursor records every query), PostgreSQL with server-side
+# binding (the demo settings' default for PostgreSQL)
+export DJANGO_DEBUG=0
 export SELINON_BENCH_REDIS_URL="$SELINON_TEST_REDIS_URL"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export SELINON_DJANGO_VAR_DIR="$SERVICES_DIR/var"

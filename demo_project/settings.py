@@ -80,7 +80,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Workers and the web process share the file: wait for locks instead of failing, and take
     # the write lock when a transaction starts so a dispatcher step never fails half-way.
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 30, "transaction_mode": "IMMEDIATE"})
-# extra driver options as JSON, e.g. '{"server_side_binding": true}' for PostgreSQL
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # psycopg 3 binds parameters on the server and prepares statements run often: each hop of a
+    # flow sends the same few statements, so they are parsed and planned once per connection
+    # (DATABASE_SERVER_SIDE_BINDING=0 turns it off, e.g. behind a transaction-pooling PgBouncer)
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = (
+        os.environ.get("DATABASE_SERVER_SIDE_BINDING", "1") == "1"
+    )
+# extra driver options as JSON (merged last)
 DATABASES["default"].setdefault("OPTIONS", {}).update(json.loads(os.environ.get("DATABASE_OPTIONS", "{}")))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
