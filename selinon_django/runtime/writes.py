@@ -34,8 +34,12 @@ def _insert_sql(model: type[Model], objs: Sequence[Model], *, returning: bool) -
     params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
     sql = _values_sql(model, tuple(f.attname for f in fields), len(objs))
     if returning:
-        sql += f" RETURNING {connection.ops.quote_name(str(opts.pk.column))}"
+        sql += f" RETURNING {connection.ops.quote_name(str(opts.pk.column))}{_RETURNING_MARK}"
     return sql, tuple(params)
+
+
+#: ends the text of an insert whose keys are read back (an SQL comment)
+_RETURNING_MARK = " /* keys */"
 
 
 @lru_cache(maxsize=256)
@@ -78,6 +82,24 @@ def _field(model: type[Model], name: str) -> Field[Any, Any]:
     return cast("Field[Any, Any]", model._meta.get_field(name))
 
 
+#: parameters of one statement at most: PostgreSQL's protocol counts them in 16 bits (with
+#: server-side binding); bigger batches go as several statements of the caller's transaction
+MAX_PARAMS = 65_535
+
+
+def _groups(statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[str, tuple[Any, ...]]]]:
+    """Consecutive statements joined while their parameters fit in one statement."""
+    groups: list[list[tuple[str, tuple[Any, ...]]]] = []
+    size = 0
+    for statement in statements:
+        if not groups or size + len(statement[1]) > MAX_PARAMS:
+            groups.append([])
+            size = 0
+        groups[-1].append(statement)
+        size += len(statement[1])
+    return groups
+
+
 #: from this many rows on, :meth:`Batch.insert_rows` inside a transaction uses ``COPY``
 COPY_ROWS = 200
 
@@ -97,7 +119,9 @@ class Batch:
         if not self.combines:
             model._default_manager.bulk_create(list(objs))
             return
-        self.statements.append(_insert_sql(model, objs, returning=False))
+        per_statement = max(1, MAX_PARAMS // (2 * len(model._meta.concrete_fields)))
+        for start in range(0, len(objs), per_statement):
+            self.statements.append(_insert_sql(model, objs[start:start + per_statement], returning=False))
 
     def insert_rows(self, model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert plain rows (values by attribute name in ``columns``), without model instances
@@ -129,8 +153,11 @@ class Batch:
                     for row in rows:
                         copy.write_row(row)
             return
-        params = [value for row in rows for value in row]
-        self.statements.append((_values_sql(model, tuple(columns), len(rows)), tuple(params)))
+        per_statement = max(1, MAX_PARAMS // (2 * len(columns)))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start:start + per_statement]
+            params = [value for row in chunk for value in row]
+            self.statements.append((_values_sql(model, tuple(columns), len(chunk)), tuple(params)))
 
     def update_where(self, model: type[Model], values: dict[str, Any], where: str, params: Sequence[Any],
                      queryset: Callable[[], QuerySet[Any]], *, guard: bool = False) -> None:
@@ -185,20 +212,34 @@ class Batch:
         if self.guard_index is not None:
             return self._execute_guarded(returning)
         statements, self.statements = self.statements, []
-        last = _insert_sql(*returning, returning=True) if returning is not None else None
-        if last is None:
-            if not statements:
-                return []
-            last = statements.pop()
-        sql = last[0]
-        params: tuple[Any, ...] = ()
-        if statements:
-            sql = "WITH " + ", ".join(f"w{i} AS ({s})" for i, (s, _) in enumerate(statements)) + " " + last[0]
-            params = tuple(p for _, ps in statements for p in ps)
-        params += last[1]
+        groups = _groups(statements)
+        if returning is not None:
+            # each insert whose keys are returned ends a statement of its own (a WITH clause's
+            # RETURNING rows would be lost)
+            model, objs = returning
+            per_statement = max(1, MAX_PARAMS // (2 * len(model._meta.concrete_fields)))
+            for start in range(0, len(objs), per_statement):
+                insert = _insert_sql(model, objs[start:start + per_statement], returning=True)
+                last = groups[-1] if groups else None
+                if last is not None and not last[-1][0].endswith(_RETURNING_MARK) and (
+                    sum(len(ps) for _, ps in last) + len(insert[1]) <= MAX_PARAMS
+                ):
+                    last.append(insert)
+                else:
+                    groups.append([insert])
+        ids: list[Any] = []
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-            cursor.execute(sql, params)
-            return [row[0] for row in cursor.fetchall()] if returning is not None else []
+            for group in groups:
+                *before, last_statement = group
+                sql, params = last_statement
+                if before:
+                    clauses = ", ".join(f"w{i} AS ({s})" for i, (s, _) in enumerate(before))
+                    sql = f"WITH {clauses} {sql}"
+                    params = (*(p for _, ps in before for p in ps), *params)
+                cursor.execute(sql, params)
+                if last_statement[0].endswith(_RETURNING_MARK):
+                    ids.extend(row[0] for row in cursor.fetchall())
+        return ids
 
     def _execute_guarded(self, returning: tuple[type[Model], Sequence[Model]] | None) -> list[Any]:
         """All writes as ``WITH`` clauses and a final ``SELECT`` that divides by the number of
@@ -207,6 +248,8 @@ class Batch:
         guard, self.guard_index = self.guard_index, None
         if returning is not None:
             statements.append(_insert_sql(*returning, returning=True))
+        if sum(len(ps) for _, ps in statements) > MAX_PARAMS:
+            raise GuardFailed("too many writes for one statement")  # the caller's locked path splits them
         clauses = ", ".join(f"w{i} AS ({s})" for i, (s, _) in enumerate(statements))
         ids = f"ARRAY(SELECT * FROM w{len(statements) - 1})" if returning is not None else "NULL"
         sql = f"WITH {clauses} SELECT 1 / (SELECT count(*)::int FROM w{guard}), {ids}"

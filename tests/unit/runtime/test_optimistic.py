@@ -279,3 +279,11 @@ def test_a_big_step_copies_its_trace_rows_in_its_transaction(broker: Broker) -> 
     broker.drain()
     assert FlowRun.objects.get(pk=run_id).status == "succeeded"
     assert events.filter(event="TASK_END").count() == count
+
+
+def test_a_foreach_bigger_than_one_statement_starts(broker: Broker) -> None:
+    count = writes.MAX_PARAMS // 20  # node-run rows with their ~20 columns need several statements
+    run_id = run_flow("fan", {"count": count})
+    assert FlowRun.objects.get(pk=run_id).status == "running"  # the first step ran inline, not refused
+    assert NodeRun.objects.filter(flow_run_id=run_id, status="sent").count() == count
+    assert len(broker.queue) == count
