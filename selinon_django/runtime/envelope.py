@@ -345,19 +345,19 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
         NodeRun, update, "id = %s AND NOT (status = ANY(%s))", (node_id, _FINISHED),
         lambda: NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES),
     )
-    traces = tracing.snapshot()
+    traces, messages = tracing.snapshot(), outbox.pending()
     try:
         stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch)
         if stepped is None:
             tracing.restore(traces)
-            outbox.discard()
+            outbox.restore(messages)
             return False
         if tracing_owned():
             tracing.flush(batch)
         outbox.flush(batch=batch)
     except writes.GuardFailed:
         tracing.restore(traces)
-        outbox.discard()
+        outbox.restore(messages)
         return False
     if snapshot.is_finished:
         announce_outcome(snapshot)  # autocommit: at once
