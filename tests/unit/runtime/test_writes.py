@@ -48,6 +48,7 @@ def test_a_batch_of_thousands_of_rows_and_returned_keys(run: FlowRun) -> None:
     assert len(ids) == 9000 and set(ids) == set(OutboxMessage.objects.values_list("pk", flat=True))
 
 
+@pytest.mark.django_db(transaction=True)  # a guarded batch is sent in autocommit, as the optimistic hop does
 def test_a_guarded_batch_too_big_for_one_statement_is_refused_whole(run: FlowRun) -> None:
     batch = writes.Batch()
     batch.insert(NodeRun, [NodeRun(id=f"n{i}", flow_run_id=run.pk, name="A") for i in range(4000)])
@@ -56,3 +57,16 @@ def test_a_guarded_batch_too_big_for_one_statement_is_refused_whole(run: FlowRun
     with pytest.raises(writes.GuardFailed):
         batch.execute()
     assert not NodeRun.objects.exists() and FlowRun.objects.get(pk=run.pk).state_version == 0
+
+
+def test_thousands_of_node_runs_are_copied_inside_a_transaction(run: FlowRun) -> None:
+    count = writes.COPY_ROWS + 10
+    nodes = [NodeRun(id=f"c{i}", flow_run_id=run.pk, name="A", node_args={"i": i}, parent={"X": ["p"]})
+             for i in range(count)]
+    batch = writes.Batch()
+    with transaction.atomic():
+        batch.insert(NodeRun, nodes)
+        assert not batch.statements  # written by COPY at once, not joined to the batch
+    stored = NodeRun.objects.get(pk="c7")
+    assert (stored.node_args, stored.parent, stored.status, stored.attempts) == ({"i": 7}, {"X": ["p"]}, "pending", 0)
+    assert stored.created_at is not None and NodeRun.objects.filter(flow_run_id=run.pk).count() == count
