@@ -13,8 +13,16 @@ publishes), so every step is safe to repeat:
    died with its worker. It is run again (at least ``LOST_TASK_RETRIES`` times, more if
    ``max_retry`` allows) and then failed without running: no endless redelivery.
 3. *run* - :func:`selinon_django.runtime.execution.run_attempt`.
-4. *record* - final status (or ``retried`` and the retry message through the outbox) and the
-   flow's wake-up in one transaction.
+4. *record* - final status (or ``retried`` and the retry message) and the flow's wake-up,
+   all-or-nothing, in the cheapest of three ways (on PostgreSQL; elsewhere the third):
+
+   - *optimistic* (:func:`_record_optimistic`): the claim also read the flow run; the next step
+     is computed from that reading and written with the node's end in one statement guarded by
+     the run's ``state_version`` - a chain's hop is two statements, claim included;
+   - *fan-in* (:func:`_record_fan_in`): a task of a big run writes its end and the run's pending
+     mark in one statement and leaves the step to a dispatcher;
+   - *locked* (:func:`_record`): a transaction that locks the flow-run row, then steps the flow
+     inline or sends its dispatcher a message (a lost optimistic race ends here too).
 """
 from __future__ import annotations
 
