@@ -325,6 +325,11 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
 
     def get_queryset(self) -> QuerySet[FlowRun]:
         queryset = FlowRun.objects.select_related("revision", "created_by")
+        if self.action == "list":
+            # a page shows none of these: a big foreach's state is megabytes, and the joined
+            # revision's normalised configuration would come once per row
+            queryset = queryset.defer("state", "result", "node_args", "parent", "selective",
+                                      "revision__normalised", "revision__comment")
         return restrict_runs(queryset, self.request.user)
 
     def get_throttles(self) -> list[Any]:
