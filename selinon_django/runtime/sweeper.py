@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
+from selinon_django.models.definitions import TaskDefinition
 from selinon_django.models.outbox import OutboxMessage
 from selinon_django.models.runs import FLOW_UNFINISHED_STATUSES, FlowRun, NodeRun, NodeRunStatus
 from selinon_django.runtime import outbox
@@ -133,8 +134,14 @@ def _killed_by_time_limit(now: datetime, grace: timedelta) -> int:
     the attempts exceed the lost-task cap - every earlier attempt is counted as lost, so a task
     that always overruns cannot loop).
     """
+    # only tasks that have a time limit in some revision: thousands of long tasks without one
+    # (started long ago, so first by age) must not hide the few that have one
+    limited = list(TaskDefinition.objects.filter(options__has_key="time_limit").values_list("name", flat=True)
+                   .distinct())
+    if not limited:
+        return 0
     nodes = (
-        NodeRun.objects.filter(kind=NodeRun.Kind.TASK, status=NodeRunStatus.STARTED,
+        NodeRun.objects.filter(kind=NodeRun.Kind.TASK, status=NodeRunStatus.STARTED, name__in=limited,
                                updated_at__lte=now - grace, flow_run__status__in=FLOW_UNFINISHED_STATUSES)
         .select_related("flow_run")
         .only("id", "name", "parent", "node_args", "attempts", "updated_at", "flow_run__flow_name",

@@ -98,3 +98,19 @@ def test_killed_attempt_runs_again_then_fails_once_the_lost_cap_is_reached(
     assert (result.action, result.status) == ("lost-too-often", NodeRunStatus.FAILED)
     node.refresh_from_db()
     assert node.status == NodeRunStatus.FAILED
+
+
+def test_long_tasks_without_a_limit_do_not_hide_one_with_a_limit(
+    run: FlowRun, resent: Callable[[], dict[str, dict]]
+) -> None:
+    # more started nodes without a time limit than one sweep reads, all older than the limited one
+    long_ago = timezone.now() - timedelta(hours=2)
+    NodeRun.objects.bulk_create(
+        NodeRun(id=f"Endless-{i}", flow_run=run, name="Endless", status=NodeRunStatus.STARTED, attempts=1,
+                started_at=long_ago, sent_at=long_ago)
+        for i in range(sweeper._BATCH + 20)
+    )
+    NodeRun.objects.filter(name="Endless").update(updated_at=long_ago)
+    _started(run, "Slow", attempts=1, ago=60)
+    assert sweeper.sweep().tasks == 1
+    assert set(resent()) == {"Slow-node"}
