@@ -9,6 +9,12 @@ the end of the statement, so rows may refer to rows inserted beside them). Nothi
 what a batch holds before it is executed: callers execute it before any read that could
 depend on it. On other databases every write runs at once, as before.
 
+Three refinements: a batch bigger than one statement may carry (:data:`MAX_PARAMS`) goes as
+several statements of the caller's transaction; thousands of rows inside a transaction (a big
+foreach's step) go by ``COPY`` at once; and a *guarded* batch (:meth:`Batch.update_where` with
+``guard=True``) is one statement that writes nothing unless its guard changed a row - the
+optimistic hop's commit without a transaction.
+
 The values are prepared by Django's fields, as its compilers do; the statement texts are built
 once per shape (compiling them per write cost more than sending them).
 """
