@@ -19,7 +19,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from selinon_django.models import ConfigRevision, FlowRun, NodeRun, OutboxMessage, TraceEventRecord
+from selinon_django.models import ConfigRevision, FlowRun, NodeRun, OutboxMessage, TaskDefinition, TraceEventRecord
 from selinon_django.revisions import load_revision
 from selinon_django.runtime.sweeper import sweep
 from tests.unit.commands.helpers import fixture_config
@@ -158,6 +158,9 @@ def test_partial_indexes_keep_finished_rows_out() -> None:
 
 
 def test_sweeper_queries_use_indexes(populated: FlowRun) -> None:
+    # a task with a time limit, so the sweep also reads the started nodes that may have overrun it
+    TaskDefinition.objects.create(revision=populated.revision, name="Limited", module="m", classname="C",
+                                  options={"time_limit": 5})
     with CaptureQueriesContext(connection) as queries:
         report = sweep()
     assert (report.wakeups, report.tasks) == (0, 0)
