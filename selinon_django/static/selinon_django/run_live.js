@@ -9,16 +9,25 @@
   var delay = 1000;
   var parts = ["summary", "graph", "timeline", "nodes", "trace"];
 
-  function openGroups() {
-    var open = {};
-    root.querySelectorAll("details[id]").forEach(function (el) { open[el.id] = el.open; });
-    return open;
-  }
+  /* Groups the user opened or closed keep that state across updates; every other group takes
+   * the state the server renders (a group that just failed arrives open, with its exception).
+   * Keyed by node name: group ids are positions, which shift when new nodes appear. */
+  var chosen = {};
 
-  function restoreGroups(open) {
-    Object.keys(open).forEach(function (id) {
-      var el = document.getElementById(id);
-      if (el) { el.open = open[id]; }
+  function groupKey(el) { return el.getAttribute("data-node") || el.id; }
+
+  root.addEventListener("click", function (event) {
+    var summary = event.target.closest ? event.target.closest("summary") : null;
+    var group = summary ? summary.parentElement : null;
+    if (!group || group.tagName !== "DETAILS") { return; }
+    /* the click toggles the group after this handler: record the state it is about to take */
+    chosen[groupKey(group)] = !group.open;
+  });
+
+  function restoreGroups() {
+    root.querySelectorAll("details").forEach(function (el) {
+      var key = groupKey(el);
+      if (Object.prototype.hasOwnProperty.call(chosen, key)) { el.open = chosen[key]; }
     });
   }
 
@@ -36,12 +45,11 @@
   function apply(data) {
     colourNodes(data.nodes || []);
     if (data.fragments) {
-      var open = openGroups();
       parts.forEach(function (name) {
         var el = document.getElementById("selinon-part-" + name);
         if (el && typeof data.fragments[name] === "string") { el.innerHTML = data.fragments[name]; }
       });
-      restoreGroups(open);
+      restoreGroups();
       root.setAttribute("data-signature", data.signature);
     }
     root.setAttribute("data-status", data.status);
