@@ -74,35 +74,16 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
     batch = batch if batch is not None else writes.Batch()
     if (held := migrating.before_step(run)) is not None:
         return held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
-    config = config_for(run.revision_id)
-    pool = StoragePool.for_config(config)
     settings = selinon_settings()
-    raw_state = run.state or {}
-    first = run.status in (FlowRunStatus.PENDING, FlowRunStatus.RETRYING)
-    state = FlowState.from_dict(raw_state)
-    node_args = raw_state.get(NODE_ARGS_KEY, run.node_args) if NODE_ARGS_KEY in raw_state else run.node_args
-    ports = DatabasePorts(config, pool, run, state.active_nodes, known_statuses)
     with tracing.collecting(run.pk, enabled=settings.TRACE_DATABASE) as owns_traces:
         try:
-            result = step(
-                config,
-                run.flow_name,
-                None if first else state,
-                node_args=node_args,
-                parent=run.parent,
-                ports=ports,
-                selective=run.selective,
-                retried_count=run.retried_count,
-                previous_retry=raw_state.get(RETRY_KEY),
-                dispatcher_id=run.pk,
-            )
+            result, node_args, pool = _engine_step(run, known_statuses, unlocked=False)
         except Exception:
             if owns_traces:
                 tracing.discard()
             logger.exception("dispatcher step of %s %s raised", run.flow_name, run.pk)
             raise
-        for event in result.traces:
-            pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
+        _trace(pool, result)
         _apply(run, result, node_args_before=node_args, batch=batch)
         if owns_traces:
             tracing.flush(batch)
@@ -113,7 +94,7 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
 
 def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writes.Batch) -> StepResult | None:
     """A step computed from an *unlocked* snapshot of the run, its writes put in ``batch``
-    guarded by the snapshot's ``state_version`` (:meth:`~.writes.Batch.guard`).
+    guarded by the snapshot's ``state_version`` (:meth:`~.writes.Batch.update_where`).
 
     This is a chain's hop without a transaction: the finishing task's envelope read the row
     when it claimed its node, and if no other step ran since, one statement records the node's
@@ -126,29 +107,43 @@ def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writ
     """
     if not migrating.may_step_unlocked(run):
         return None
-    config = config_for(run.revision_id)
-    pool = StoragePool.for_config(config)
-    raw_state = run.state or {}
-    state = FlowState.from_dict(raw_state)
-    node_args = raw_state.get(NODE_ARGS_KEY, run.node_args) if NODE_ARGS_KEY in raw_state else run.node_args
-    ports = DatabasePorts(config, pool, run, state.active_nodes, known_statuses, unlocked=True)
     try:
-        result = step(
-            config, run.flow_name, state, node_args=node_args, parent=run.parent, ports=ports,
-            selective=run.selective, retried_count=run.retried_count, previous_retry=raw_state.get(RETRY_KEY),
-            dispatcher_id=run.pk,
-        )
+        result, node_args, pool = _engine_step(run, known_statuses, unlocked=True)
     except NeedsLock:
         return None
     ends = isinstance(result.outcome, (FinishFlow, FailFlow))
     if not (isinstance(result.outcome, Reschedule) or (ends and run.parent_run_id is None)):
         return None  # a sub-flow's end updates and wakes its parent under the parent's lock
-    if any(isinstance(start, StartTask) and config.tasks[start.name].rate_limit for start in result.starts):
+    tasks = config_for(run.revision_id).tasks
+    if any(isinstance(start, StartTask) and tasks[start.name].rate_limit for start in result.starts):
         return None
-    for event in result.traces:
-        pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
+    _trace(pool, result)
     _apply(run, result, node_args_before=node_args, batch=batch, guarded=True)
     return result
+
+
+def _engine_step(run: FlowRun, known_statuses: dict[str, str] | None, *,
+                 unlocked: bool) -> tuple[StepResult, Any, StoragePool]:
+    """The pure engine's step of ``run`` with ports reading its rows: ``(result, the node_args
+    the step started from, the revision's storage pool)``. Nothing is written or traced yet."""
+    config = config_for(run.revision_id)
+    pool = StoragePool.for_config(config)
+    raw_state = run.state or {}
+    first = run.status in (FlowRunStatus.PENDING, FlowRunStatus.RETRYING)
+    state = FlowState.from_dict(raw_state)
+    node_args = raw_state.get(NODE_ARGS_KEY, run.node_args)
+    ports = DatabasePorts(config, pool, run, state.active_nodes, known_statuses, unlocked=unlocked)
+    result = step(
+        config, run.flow_name, None if first else state, node_args=node_args, parent=run.parent, ports=ports,
+        selective=run.selective, retried_count=run.retried_count, previous_retry=raw_state.get(RETRY_KEY),
+        dispatcher_id=run.pk,
+    )
+    return result, node_args, pool
+
+
+def _trace(pool: StoragePool, result: StepResult) -> None:
+    for event in result.traces:
+        pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
 
 
 def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: writes.Batch,

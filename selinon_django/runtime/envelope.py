@@ -60,6 +60,15 @@ SNAPSHOT_MAX_BYTES = 32_768
 #: seconds before a delivery that found its node running elsewhere looks again
 BUSY_RECHECK = 3.0
 
+_FINISHED = [status.value for status in NODE_FINISHED_STATUSES]
+#: the node-run row of an attempt that has not ended (parameters: node id, :data:`_FINISHED`)
+_UNFINISHED_NODE = "id = %s AND NOT (status = ANY(%s))"
+
+
+def _unfinished_node(node_id: str) -> Any:
+    """:data:`_UNFINISHED_NODE` as a queryset (other databases, the locked path)."""
+    return NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES)
+
 
 @dataclass(frozen=True)
 class EnvelopeResult:
@@ -151,11 +160,12 @@ def _claim_sql() -> tuple[str, list[Any]]:
 _claim_cache: tuple[str, list[Any]] | None = None
 
 
-def _snapshot(fields: list[Any], values: tuple[Any, ...]) -> FlowRun | None:
-    """The flow run the claim read (unlocked), or None when it is not one to step optimistically."""
-    *columns, state, _big = values
+def _snapshot(fields: list[Any], values: list[Any]) -> tuple[FlowRun | None, bool]:
+    """What the claim read of the flow run (``snap``): the run, unlocked, or None when it is not
+    one to step optimistically; and whether its state is big (a fan-in)."""
+    *columns, state, big = values
     if state is None or columns[0] is None:
-        return None
+        return None, bool(big)
     decoded = []
     for field, value in zip(fields, columns, strict=True):
         if isinstance(value, str) and isinstance(field, JSONField):
@@ -164,7 +174,7 @@ def _snapshot(fields: list[Any], values: tuple[Any, ...]) -> FlowRun | None:
     run = FlowRun(**{f.attname: v for f, v in zip(fields, decoded, strict=True)})
     run.state = json.loads(state) if isinstance(state, str) else state
     run._state.adding = False
-    return run
+    return run, bool(big)
 
 
 class _HeldLock(threading.local):
@@ -197,7 +207,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
     params: dict[str, Any] = {
         "key": key, "previous": _held.take(), "id": node_id, "started": NodeRunStatus.STARTED.value,
         "worker": hostname[:255],
-        "now": timezone.now(), "expected": expected, "finished": [s.value for s in NODE_FINISHED_STATUSES],
+        "now": timezone.now(), "expected": expected, "finished": _FINISHED,
         "running": FlowRunStatus.RUNNING.value, "pending": PENDING,
         "snapshot_limit": settings.INLINE_STEP_MAX_ACTIVE if settings.INLINE_STEPS else -1,
         "snapshot_bytes": SNAPSHOT_MAX_BYTES,
@@ -216,9 +226,9 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
         if status is None:
             return EnvelopeResult("unknown")
         if started:
-            fan_in = bool(run_values and run_values[-1]) or not settings.INLINE_STEPS
-            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=_snapshot(run_fields, run_values),
-                                  fan_in=fan_in)
+            snapshot, big = _snapshot(run_fields, run_values)
+            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=snapshot,
+                                  fan_in=big or not settings.INLINE_STEPS)
         else:
             result = _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
         return result
@@ -331,9 +341,6 @@ def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: st
     return EnvelopeResult("ran", status)
 
 
-_FINISHED = [status.value for status in NODE_FINISHED_STATUSES]
-
-
 def _final_update(outcome: Succeeded | Failed, now: Any) -> dict[str, Any]:
     if isinstance(outcome, Succeeded):
         return {"updated_at": now, "status": NodeRunStatus.SUCCEEDED, "finished_at": now,
@@ -349,10 +356,7 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
     was written (another step ran, or this step needs the lock) and :func:`_record` must."""
     update = _final_update(outcome, timezone.now())
     batch = writes.Batch()
-    batch.update_where(
-        NodeRun, update, "id = %s AND NOT (status = ANY(%s))", (node_id, _FINISHED),
-        lambda: NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES),
-    )
+    batch.update_where(NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED), lambda: _unfinished_node(node_id))
     traces, messages = tracing.snapshot(), outbox.pending()
     try:
         stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch)
@@ -380,8 +384,7 @@ def _record_fan_in(node_id: str, run_id: str, outcome: Succeeded | Failed) -> No
     batch = writes.Batch()
     if tracing_owned():
         tracing.flush(batch)
-    node_sql, node_params = writes.update_statement(NodeRun, update, "id = %s AND NOT (status = ANY(%s))",
-                                                    (node_id, _FINISHED))
+    node_sql, node_params = writes.update_statement(NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED))
     finish_fan_in(node_sql, node_params, run_id, batch)
 
 
@@ -401,7 +404,7 @@ def _record(
         else:
             update = {"updated_at": now, "status": NodeRunStatus.RETRIED, "countdown": outcome.countdown,
                       "exception": outcome.exception, "traceback": outcome.traceback, "sent_at": now}
-        node_rows = NodeRun.objects.filter(pk=node_id).exclude(status__in=NODE_FINISHED_STATUSES)
+        node_rows = _unfinished_node(node_id)
         if not isinstance(outcome, Retry):
             finish_and_wake(node_rows, update, run_id, finished={node_id: str(update["status"])}, batch=batch)
         elif node_rows.update(**update):

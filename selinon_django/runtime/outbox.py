@@ -62,13 +62,18 @@ def set_publish_copies(copies: int) -> None:
     _publish_copies = max(1, int(copies))
 
 
+def _set(options: dict[str, Any]) -> dict[str, Any]:
+    """``apply_async`` options without the ones left unset (None)."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
 def enqueue(task_name: str, kwargs: dict[str, Any], *, recorded: bool = False, **options: Any) -> Message:
     """Add a message to the current transaction's outbox (written by :func:`flush`).
 
     ``recorded``: the caller's transaction writes a row from which the sweeper can resend this
     message (see the module docstring), so it needs no outbox row of its own.
     """
-    message = Message(task_name, kwargs, {k: v for k, v in options.items() if v is not None}, recorded)
+    message = Message(task_name, kwargs, _set(options), recorded)
     _buffer.messages.append(message)
     return message
 
@@ -141,7 +146,7 @@ def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | N
 def publish_recorded(task_name: str, kwargs: dict[str, Any], **options: Any) -> None:
     """Publish, now, a message whose committed row records it (the caller's statement already
     committed): a failure to publish is logged and left to the sweeper, as after a commit."""
-    message = Message(task_name, kwargs, {k: v for k, v in options.items() if v is not None}, recorded=True)
+    message = Message(task_name, kwargs, _set(options), recorded=True)
     publish_rows([message], [])
 
 

@@ -31,10 +31,10 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
-from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus
+from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FLOW_UNFINISHED_STATUSES, FlowRun, FlowRunStatus
 from selinon_django.runtime import outbox
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
-from selinon_django.runtime.writes import Batch
+from selinon_django.runtime.writes import Batch, fan_in_clauses
 
 PENDING = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -213,13 +213,12 @@ def finish_fan_in(node_sql: str, node_params: tuple[Any, ...], run_id: str, batc
     changed (False: a duplicate, nothing written but ``batch``); PostgreSQL only.
     """
     from selinon_django.runtime.configs import config_for
-    from selinon_django.runtime.writes import fan_in_clauses
 
     others, other_params = fan_in_clauses(batch)
     table = connections[DEFAULT_DB_ALIAS].ops.quote_name(FlowRun._meta.db_table)
     now = timezone.now()
     sql = _FAN_IN_SQL.format(node=node_sql, others=others, table=table)
-    unfinished = [s.value for s in FlowRunStatus if s.value not in FLOW_FINISHED_STATUSES]
+    unfinished = [str(status) for status in FLOW_UNFINISHED_STATUSES]
     params = (*node_params, *other_params, PENDING, unfinished, run_id, PENDING, now)
     with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
         cursor.execute(sql, params)

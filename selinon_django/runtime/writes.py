@@ -23,11 +23,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db import DEFAULT_DB_ALIAS, DataError, connections
 from django.db.models import AutoField, DateTimeField, Field, JSONField, Model, QuerySet
-from django.db.models.sql import UpdateQuery
 
 
 def _insert_sql(model: type[Model], objs: Sequence[Model], *, returning: bool) -> tuple[str, tuple[Any, ...]]:
@@ -71,7 +70,7 @@ def update_statement(model: type[Model], values: dict[str, Any], where: str,
     :meth:`Batch.update_where`)."""
     connection = connections[DEFAULT_DB_ALIAS]
     columns = tuple(values)
-    prepared = [_field(model, c).get_db_prep_save(values[c], connection) for c in columns]
+    prepared = [_prepared(_field(model, c), values[c], connection) for c in columns]
     return _update_sql(model, columns, where), (*prepared, *params)
 
 
@@ -113,6 +112,16 @@ def _field(model: type[Model], name: str) -> Field[Any, Any]:
 MAX_PARAMS = 65_535
 
 
+_Item = TypeVar("_Item")
+
+
+def _chunks(items: Sequence[_Item], columns: int) -> list[Sequence[_Item]]:
+    """``items`` (rows of ``columns`` values each) cut so that one statement's parameters stay
+    well under :data:`MAX_PARAMS` (half, leaving room for the batch's other clauses)."""
+    per_statement = max(1, MAX_PARAMS // (2 * columns))
+    return [items[start:start + per_statement] for start in range(0, len(items), per_statement)]
+
+
 def _groups(statements: list[tuple[str, tuple[Any, ...]]]) -> list[list[tuple[str, tuple[Any, ...]]]]:
     """Consecutive statements joined while their parameters fit in one statement."""
     groups: list[list[tuple[str, tuple[Any, ...]]]] = []
@@ -136,7 +145,8 @@ class Batch:
     def __init__(self) -> None:
         self.combines = connections[DEFAULT_DB_ALIAS].vendor == "postgresql"
         self.statements: list[tuple[str, tuple[Any, ...]]] = []
-        #: index in ``statements`` of the update that must change exactly one row (see :meth:`guard`)
+        #: index in ``statements`` of the update that must change exactly one row (see
+        #: :meth:`update_where`)
         self.guard_index: int | None = None
 
     def insert(self, model: type[Model], objs: Sequence[Model]) -> None:
@@ -151,9 +161,8 @@ class Batch:
             fields = [f for f in model._meta.concrete_fields if not f.generated]
             _copy(model, fields, ([_prepared(f, f.pre_save(obj, True), connection) for f in fields] for obj in objs))
             return
-        per_statement = max(1, MAX_PARAMS // (2 * len(model._meta.concrete_fields)))
-        for start in range(0, len(objs), per_statement):
-            self.statements.append(_insert_sql(model, objs[start:start + per_statement], returning=False))
+        for chunk in _chunks(objs, len(model._meta.concrete_fields)):
+            self.statements.append(_insert_sql(model, chunk, returning=False))
 
     def insert_rows(self, model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert plain rows (values by attribute name in ``columns``), without model instances
@@ -180,9 +189,7 @@ class Batch:
             # other statements, which is fine: foreign keys are checked at commit)
             _copy(model, fields, rows)
             return
-        per_statement = max(1, MAX_PARAMS // (2 * len(columns)))
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start:start + per_statement]
+        for chunk in _chunks(rows, len(columns)):
             params = [value for row in chunk for value in row]
             self.statements.append((_values_sql(model, tuple(columns), len(chunk)), tuple(params)))
 
@@ -190,7 +197,14 @@ class Batch:
                      queryset: Callable[[], QuerySet[Any]], *, guard: bool = False) -> None:
         """``queryset().update(**values)`` - on PostgreSQL as ``UPDATE ... WHERE <where>`` with the
         statement text cached (``where``: plain SQL over the table's columns, ``%s`` for
-        ``params``), elsewhere through the ORM. ``guard``: see :meth:`guard`."""
+        ``params``), elsewhere through the ORM.
+
+        ``guard``: this update must change a row, or the whole batch is undone. This is how an
+        optimistic step commits without a transaction: the update of the flow-run row is
+        conditioned on the ``state_version`` the step was computed from, and when another step
+        got there first the statement fails with :class:`GuardFailed` and writes nothing - every
+        clause of one statement commits or none does (PostgreSQL only).
+        """
         if not self.combines:
             if guard:
                 raise ValueError("a guarded batch needs PostgreSQL")
@@ -203,32 +217,6 @@ class Batch:
             self.guard_index = len(self.statements)
             sql += " RETURNING 1"
         self.statements.append((sql, all_params))
-
-    def update(self, queryset: QuerySet[Any], values: dict[str, Any]) -> None:
-        if not self.combines:
-            queryset.update(**values)
-            return
-        query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
-        query.add_update_values(values)
-        sql, params = query.get_compiler(queryset.db).as_sql()
-        if sql:
-            self.statements.append((sql, tuple(params)))
-
-    def guard(self, queryset: QuerySet[Any], values: dict[str, Any]) -> None:
-        """An update that must change a row, or the whole batch is undone (PostgreSQL only).
-
-        This is how an optimistic step commits without a transaction: the update of the flow-run
-        row is conditioned on the ``state_version`` the step was computed from, and when another
-        step got there first the statement fails with :class:`GuardFailed` and writes nothing -
-        every clause of one statement commits or none does.
-        """
-        if not self.combines or self.guard_index is not None:
-            raise ValueError("a guarded batch needs PostgreSQL and has one guard")
-        query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
-        query.add_update_values(values)
-        sql, params = query.get_compiler(queryset.db).as_sql()
-        self.guard_index = len(self.statements)
-        self.statements.append((sql + " RETURNING 1", tuple(params)))
 
     def execute(self, returning: tuple[type[Model], Sequence[Model]] | None = None) -> list[Any]:
         """Send the collected writes, plus ``returning`` (rows to insert whose primary keys are
@@ -244,9 +232,8 @@ class Batch:
             # each insert whose keys are returned ends a statement of its own (a WITH clause's
             # RETURNING rows would be lost)
             model, objs = returning
-            per_statement = max(1, MAX_PARAMS // (2 * len(model._meta.concrete_fields)))
-            for start in range(0, len(objs), per_statement):
-                insert = _insert_sql(model, objs[start:start + per_statement], returning=True)
+            for chunk in _chunks(objs, len(model._meta.concrete_fields)):
+                insert = _insert_sql(model, chunk, returning=True)
                 last = groups[-1] if groups else None
                 if last is not None and not last[-1][0].endswith(_RETURNING_MARK) and (
                     sum(len(ps) for _, ps in last) + len(insert[1]) <= MAX_PARAMS

@@ -201,8 +201,9 @@ def test_a_failing_flow_fails_through_the_optimistic_hop(broker: Broker) -> None
 def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: Broker) -> None:
     run_id = run_flow("chain")
     batch = writes.Batch()
-    batch.update(FlowRun.objects.filter(pk=run_id), {"error": "must not be written"})
-    batch.guard(FlowRun.objects.filter(pk=run_id, state_version=99), {"state_version": 100})
+    batch.update_where(FlowRun, {"error": "must not be written"}, "id = %s", (run_id,), FlowRun.objects.none)
+    batch.update_where(FlowRun, {"state_version": 100}, "id = %s AND state_version = %s", (run_id, 99),
+                       FlowRun.objects.none, guard=True)
     with pytest.raises(writes.GuardFailed):
         batch.execute()
     assert FlowRun.objects.get(pk=run_id).error == ""
