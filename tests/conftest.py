@@ -36,3 +36,13 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 
     monkeypatch.setattr(outbox, "enqueue", spy)
     return messages
+
+
+@pytest.fixture(autouse=True)
+def _fresh_runtime_configs() -> Any:
+    """Each test starts without the runtime's configurations cached by revision id: a rolled-back
+    test database (SQLite) hands the same ids to the next test's different revisions."""
+    yield
+    from selinon_django.runtime.configs import forget_configs
+
+    forget_configs()
