@@ -14,6 +14,7 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - W001 no Celery broker is configured (Celery would fall back to amqp://localhost)
 - W002 the configured NODES_DEFINITION file does not exist
 - W003 a configured FLOW_DEFINITIONS path does not exist
+- W004 the installed Celery release kills a worker that loses its broker while a late-acknowledged task runs
 """
 
 from __future__ import annotations
@@ -220,4 +221,28 @@ def check_environment(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
                     id="selinon_django.W003",
                 )
             )
+    messages.extend(_check_celery_release())
     return messages
+
+
+#: Celery releases whose worker exits on a broker connection loss while a late-acknowledged task
+#: is unacknowledged: 5.7.0 closes the lost connection before the restart, and closing it makes
+#: kombu's Redis channel restore the unacknowledged message through a connection that no longer
+#: has its parameters (AttributeError, "Unrecoverable error"). Every selinon_django task is late
+#: acknowledged, so one Redis restart stops every worker that had a task running.
+_BROKEN_CELERY = frozenset({"5.7.0"})
+
+
+def _check_celery_release() -> list[checks.CheckMessage]:
+    import celery
+
+    if celery.__version__ not in _BROKEN_CELERY:
+        return []
+    return [
+        checks.Warning(
+            f"Celery {celery.__version__} stops a worker that loses its broker connection while a task "
+            "runs (kombu cannot restore the unacknowledged message after Celery closed the connection).",
+            hint="Install celery 5.6.3 and kombu 5.6.2 (the versions in requirements.txt).",
+            id="selinon_django.W004",
+        )
+    ]

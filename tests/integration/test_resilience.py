@@ -118,6 +118,8 @@ def test_broker_restarted_mid_flow(
     ids.append(sleepy)
     wait_until(lambda: FlowRun.objects.filter(pk__in=ids, status="succeeded").count() == len(ids), timeout=120,
                message=lambda: f"flows after a broker restart:\n{live_workers.logs()}")
+    # every worker survived the restart (Celery 5.7.0's did not when a late-acked task was running)
+    assert all(worker.alive() for worker in live_workers.workers), live_workers.logs()
     assert node_counts(sleepy) == Counter({("T1", "succeeded"): 1, ("Sleep", "succeeded"): 1, ("T2", "succeeded"): 1})
 
 

@@ -130,6 +130,18 @@ def test_w003_flow_definitions_missing(tmp_path: Path) -> None:
     assert ids({"FLOW_DEFINITIONS": f"{tmp_path}:{tmp_path / 'nope'}"}) == ["selinon_django.W003"]
 
 
+def test_w004_celery_release_that_stops_workers_on_broker_loss(monkeypatch: pytest.MonkeyPatch) -> None:
+    import celery
+
+    assert ids({}) == []  # the pinned release
+    monkeypatch.setattr(celery, "__version__", "5.7.0")
+    (message,) = messages({})
+    assert message.id == "selinon_django.W004"
+    assert "Celery 5.7.0" in message.msg
+    monkeypatch.setattr(celery, "__version__", "5.6.3")
+    assert ids({}) == []
+
+
 def test_checks_run_with_manage_py_check() -> None:
     with override_settings(SELINON_DJANGO={"GRAPHS_ENABLED": "yes"}), pytest.raises(SystemCheckError, match="E003"):
         call_command("check")
