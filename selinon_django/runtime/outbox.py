@@ -151,10 +151,18 @@ def publish_recorded(task_name: str, kwargs: dict[str, Any], **options: Any) -> 
 
 
 def publish(messages: Iterable[Message]) -> None:
-    """Send messages to the broker through one pooled producer connection."""
+    """Send messages to the broker through one pooled producer connection.
+
+    ``ignore_result``: a message sent by name carries ``ignore_result=False`` unless told, and
+    the worker obeys the message over the task's own ``ignore_result=True``: every node task and
+    dispatcher step then stored a result row in the result backend (django-celery-results: a
+    transaction per task, as costly as the hop itself, and rows nobody reads or prunes). A run's
+    own result is stored explicitly when it ends (:mod:`selinon_django.runtime.results`).
+    """
     app = get_celery_app()
     copies = _publish_copies
     with app.producer_or_acquire() as producer:
         for message in messages:
             for _ in range(copies):
-                app.send_task(message.task_name, kwargs=message.kwargs, producer=producer, **message.options)
+                app.send_task(message.task_name, kwargs=message.kwargs, producer=producer, ignore_result=True,
+                              **message.options)

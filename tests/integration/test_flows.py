@@ -25,6 +25,11 @@ def test_chain_of_five(live_workers: Any, load_flows: Any) -> None:
     assert run.state["finished_nodes"].keys() == {"T1", "T2", "T3", "T4", "T5"}
     # Selinon's way of waiting: the outcome is in the result backend under the run id
     assert AsyncResult(run_id).get(timeout=10)["finished_nodes"].keys() == run.state["finished_nodes"].keys()
+    # ...and only there: node tasks and dispatcher steps store no result rows of their own (a
+    # message sent by name asked the worker to store one per task, a transaction per hop)
+    from django_celery_results.models import TaskResult
+
+    assert list(TaskResult.objects.values_list("task_id", flat=True)) == [run_id]
     events = Counter(TraceEventRecord.objects.filter(flow_run_id=run_id).values_list("event", flat=True))
     assert events["TASK_SCHEDULE"] == 5
     assert events["TASK_START"] == 5
