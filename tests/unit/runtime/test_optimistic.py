@@ -122,6 +122,20 @@ def test_a_chain_hop_is_the_claim_and_one_statement(broker: Broker) -> None:
     assert events.count("TASK_START") == 1 and events.count("NODE_SUCCESSFUL") == 1
 
 
+def test_the_hop_statements_are_prepared_once_per_connection(broker: Broker) -> None:
+    """The settings prepare statements a connection repeats (Django's default never does): after
+    a few hops the claim and the guarded write run as prepared statements, planned once."""
+    assert connection.settings_dict["OPTIONS"].get("prepare_threshold") is not None
+    for _ in range(8):
+        run_flow("chain")
+        broker.drain()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("pg_try_advisory_lock" in text for text in prepared), prepared
+    assert any("1 / (SELECT count(*)" in text for text in prepared), prepared
+
+
 def test_a_root_run_ends_optimistically_and_is_announced(broker: Broker) -> None:
     announced: list[tuple[str, str]] = []
 
