@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
@@ -41,11 +41,29 @@ def flow_cascade_kwargs(run: FlowRun) -> dict[str, Any]:
     return {**stored, "run_id": run.pk, "flow_name": run.flow_name, "results": results}
 
 
+def _open_instance_id(run_id: str) -> Any:
+    """The id of the unfinished trigger-task instance that started ``run_id``, or None.
+
+    Every root flow's end asks this, and almost always of a run no trigger started: one plain
+    statement (the ORM query cost four times its execution, a few per cent of a chain's hop).
+    """
+    table = connection.ops.quote_name(TriggerTaskInstance._meta.db_table)
+    marks = ", ".join(["%s"] * len(TRIGGER_TASK_FINISHED))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {table} WHERE flow_run_id = %s AND status NOT IN ({marks}) LIMIT 1",
+            [run_id, *(str(status) for status in TRIGGER_TASK_FINISHED)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def flow_run_finished(run_id: str) -> bool:
     """Finish the trigger-task instance that started ``run_id`` (if any); True when it did."""
-    instance = TriggerTaskInstance.objects.filter(flow_run_id=run_id).exclude(status__in=TRIGGER_TASK_FINISHED).first()
-    if instance is None:
+    instance_id = _open_instance_id(run_id)
+    if instance_id is None:
         return False
+    instance = TriggerTaskInstance.objects.get(pk=instance_id)
     run = FlowRun.objects.get(pk=run_id)
     if run.status not in FLOW_FINISHED_STATUSES:
         return False
