@@ -42,6 +42,37 @@ def store_flow_outcome(run_id: str, status: str, result: Any, error: str) -> Non
         logger.exception("could not store the outcome of flow run %s in the result backend", run_id)
 
 
+def forget_outcomes(run_ids: list[str]) -> int:
+    """Remove the outcomes of deleted runs from the result backend (``selinon_prune``); returns
+    how many ids were forgotten. django-celery-results' rows go in one statement per call (its
+    ``forget`` is a query per id); other backends forget id by id; a backend that cannot forget
+    (none configured, or it does not implement it) is left alone."""
+    if not run_ids:
+        return 0
+    backend = get_celery_app().backend
+    model = _result_model(backend)
+    if model is not None:
+        model._default_manager.filter(task_id__in=run_ids).delete()
+        return len(run_ids)
+    try:
+        for run_id in run_ids:
+            backend.forget(run_id)
+    except NotImplementedError:
+        logger.info("the result backend %s cannot forget results: pruned runs' outcomes stay there",
+                    type(backend).__name__)
+        return 0
+    return len(run_ids)
+
+
+def _result_model(backend: Any) -> Any:
+    """django-celery-results' result model when ``backend`` is its database backend, else None."""
+    try:
+        from django_celery_results.backends.database import DatabaseBackend
+    except ImportError:  # the app is optional
+        return None
+    return backend.TaskModel if isinstance(backend, DatabaseBackend) else None
+
+
 def announce_outcome(run: FlowRun) -> None:
     """Once the transaction recording ``run``'s final status commits: its outcome in the result
     backend, then ``flow_finished`` (receivers such as trigger cascades see the committed rows; a

@@ -2,7 +2,8 @@
 
 Only top-level runs that *finished* before the cut-off are deleted (their sub-flow runs, node
 runs and trace rows go with them through the foreign keys), so running flows are never touched.
-Each batch is its own short transaction, so the command can run while workers are busy.
+Each batch is its own short transaction, so the command can run while workers are busy. The
+outcomes the runs left in Celery's result backend (``AsyncResult(run_id)``) go after each batch.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from selinon_django.models import FlowRun
         from selinon_django.models.outbox import OutboxMessage
+        from selinon_django.runtime.results import forget_outcomes
 
         if options["older_than"] < 0 or options["batch_size"] < 1:
             raise CommandError("--older-than must be >= 0 and --batch-size >= 1")
@@ -40,8 +42,10 @@ class Command(BaseCommand):
                 break
             with transaction.atomic():
                 # the whole tree of each run: sub-flow rows point at their root
+                subflows = list(FlowRun.objects.filter(root_run_id__in=ids).values_list("pk", flat=True))
                 FlowRun.objects.filter(root_run_id__in=ids).delete()
                 FlowRun.objects.filter(pk__in=ids).delete()
+            forget_outcomes([*ids, *subflows])  # after the commit: a failed batch keeps its outcomes
             total += len(ids)
         OutboxMessage.objects.filter(published_at__isnull=False, created_at__lt=cutoff).delete()
         self.stdout.write(f"deleted {total} flow run(s) finished before {cutoff:%Y-%m-%d %H:%M}")
