@@ -57,6 +57,17 @@ def _values_sql(model: type[Model], columns: tuple[str, ...], count: int) -> str
     return f"INSERT INTO {quote(model._meta.db_table)} ({names}) VALUES " + ", ".join([row] * count)
 
 
+@lru_cache(maxsize=64)
+def _unnest_sql(model: type[Model], columns: tuple[str, ...]) -> str:
+    """``INSERT ... SELECT * FROM unnest(<one array per column>)`` (PostgreSQL)."""
+    connection = connections[DEFAULT_DB_ALIAS]
+    quote = connection.ops.quote_name
+    fields = [_field(model, c) for c in columns]
+    names = ", ".join(quote(str(f.column)) for f in fields)
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    return f"INSERT INTO {quote(model._meta.db_table)} ({names}) SELECT * FROM unnest({arrays})"
+
+
 @lru_cache(maxsize=256)
 def _update_sql(model: type[Model], columns: tuple[str, ...], where: str) -> str:
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
@@ -189,9 +200,11 @@ class Batch:
             # other statements, which is fine: foreign keys are checked at commit)
             _copy(model, fields, rows)
             return
-        for chunk in _chunks(rows, len(columns)):
-            params = [value for row in chunk for value in row]
-            self.statements.append((_values_sql(model, tuple(columns), len(chunk)), tuple(params)))
+        # one array per column: the same text and one parameter per column whatever the number
+        # of rows (a hop's statement stays prepared, and under psycopg's 50 parameters above which
+        # it parses the statement again on every execution)
+        arrays = tuple([row[i] for row in rows] for i in range(len(columns)))
+        self.statements.append((_unnest_sql(model, tuple(columns)), arrays))
 
     def update_where(self, model: type[Model], values: dict[str, Any], where: str, params: Sequence[Any],
                      queryset: Callable[[], QuerySet[Any]], *, guard: bool = False) -> None:
