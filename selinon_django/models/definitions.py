@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 
 class ConfigRevisionQuerySet(models.QuerySet["ConfigRevision"]):
     def current(self) -> ConfigRevision | None:
-        """The newest revision (the one new runs start on), or None before the first load."""
-        return self.order_by("-number").first()
+        """The newest revision (the one new runs start on), or None before the first load.
+
+        Its ``normalised`` configuration is read only when used: every ``run_flow`` asks for the
+        current revision, and decoding the whole configuration was the costliest part of starting
+        a flow whose configuration the process had already built (:meth:`system_config` caches it).
+        """
+        return self.order_by("-number").defer("normalised").first()
 
     def by_number(self, number: int) -> ConfigRevision:
         return self.get(number=number)
