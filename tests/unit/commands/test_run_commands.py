@@ -8,7 +8,7 @@ production one; real workers run these flows in tests/integration.
 from __future__ import annotations
 
 import json
-from collections import deque
+from collections.abc import Iterator
 from datetime import timedelta
 from io import StringIO
 from pathlib import Path
@@ -20,14 +20,12 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from selinon_django.config import SourceFile, load_config_from_sources
+from selinon_django.config import SourceFile
 from selinon_django.management.commands import selinon_run
 from selinon_django.models import FlowRun, NodeRun, TraceEventRecord
-from selinon_django.revisions import load_revision
-from selinon_django.runtime import dispatcher, envelope, outbox
 from selinon_django.runtime.api import run_flow
 from selinon_django.runtime.configs import forget_configs
-from selinon_django.runtime.messages import DISPATCHER_TASK
+from tests.unit.broker import CapturedBroker, install
 
 CONFIG = """\
 tasks:
@@ -50,33 +48,9 @@ flow-definitions:
 """
 
 
-class Broker:
-    """Captured messages, served in order like a worker would."""
-
-    def __init__(self) -> None:
-        self.queue: deque[outbox.Message] = deque()
-
-    def publish(self, messages: Any) -> None:
-        self.queue.extend(messages)
-
-    def drain(self, *_: Any) -> None:
-        while self.queue:
-            message = self.queue.popleft()
-            if message.task_name == DISPATCHER_TASK:
-                kwargs = message.kwargs
-                dispatcher.handle_message(kwargs["run_id"], state_version=kwargs.get("state_version"),
-                                          reason=kwargs.get("reason", "wakeup"))
-            else:
-                envelope.handle_message(message.options["task_id"], message.kwargs, hostname="test")
-
-
 @pytest.fixture
-def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Any:
-    forget_configs()
-    load_revision(load_config_from_sources([SourceFile("all.yaml", "nodes", CONFIG)]))
-    captured = Broker()
-    monkeypatch.setattr(outbox, "publish", captured.publish)
-    yield captured
+def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedBroker]:
+    yield install(monkeypatch, [SourceFile("all.yaml", "nodes", CONFIG)])
     forget_configs()
 
 
@@ -93,7 +67,7 @@ def run(*argv: str) -> tuple[int, str, str]:
 # --- selinon_run ---------------------------------------------------------------------------
 
 
-def test_run_starts_the_flow_and_prints_its_id(broker: Broker) -> None:
+def test_run_starts_the_flow_and_prints_its_id(broker: CapturedBroker) -> None:
     status, out, _ = run("selinon_run", "chain", "--node-args", '{"x": 1}')
     assert status == 0
     run_id = out.strip().removeprefix("started chain: ")
@@ -103,9 +77,9 @@ def test_run_starts_the_flow_and_prints_its_id(broker: Broker) -> None:
 
 
 def test_run_wait_prints_the_tree_and_writes_the_report(
-    broker: Broker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(selinon_run.time, "sleep", broker.drain)  # the workers run while it waits
+    monkeypatch.setattr(selinon_run.time, "sleep", lambda _: broker.drain())  # the workers run while it waits
     report = tmp_path / "report.json"
     status, out, _ = run("selinon_run", "outer", "--wait", "--report", str(report))
     assert status == 0
@@ -116,21 +90,21 @@ def test_run_wait_prints_the_tree_and_writes_the_report(
     assert json.dumps(written).count('"succeeded"') >= 3  # the run, its sub-flow and their tasks
 
 
-def test_run_wait_exits_1_when_the_flow_fails(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(selinon_run.time, "sleep", broker.drain)
+def test_run_wait_exits_1_when_the_flow_fails(broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(selinon_run.time, "sleep", lambda _: broker.drain())
     status, out, _ = run("selinon_run", "failing", "--wait")
     assert status == 1
     assert "Bad" in out and "failed" in out
 
 
-def test_run_wait_times_out_with_exit_1(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_wait_times_out_with_exit_1(broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(selinon_run.time, "sleep", lambda _: None)  # no worker serves anything
     status, _, err = run("selinon_run", "chain", "--wait", "--timeout", "0")
     assert status == 1
     assert "timed out" in err and "running" in err
 
 
-def test_run_selective_starts_only_what_leads_to_the_named_task(broker: Broker) -> None:
+def test_run_selective_starts_only_what_leads_to_the_named_task(broker: CapturedBroker) -> None:
     status, out, _ = run("selinon_run", "chain", "--selective-task-names", "A")
     assert status == 0
     row = FlowRun.objects.get(pk=out.strip().removeprefix("started chain: "))
@@ -149,7 +123,7 @@ def test_run_selective_starts_only_what_leads_to_the_named_task(broker: Broker) 
     ids=["unknown-flow", "bad-json", "both-args", "missing-file", "no-path"],
 )
 def test_run_refuses_bad_input_with_exit_2_and_starts_nothing(
-    broker: Broker, argv: list[str], message: str
+    broker: CapturedBroker, argv: list[str], message: str
 ) -> None:
     status, _, err = run("selinon_run", *argv)
     assert status == 2
@@ -157,7 +131,7 @@ def test_run_refuses_bad_input_with_exit_2_and_starts_nothing(
     assert not FlowRun.objects.exists() and not broker.queue
 
 
-def test_run_refuses_node_args_over_the_limit(broker: Broker, settings: Any) -> None:
+def test_run_refuses_node_args_over_the_limit(broker: CapturedBroker, settings: Any) -> None:
     settings.SELINON_DJANGO = {**getattr(settings, "SELINON_DJANGO", {}), "MAX_NODE_ARGS_BYTES": 10}
     status, _, err = run("selinon_run", "chain", "--node-args", '{"x": "0123456789"}')
     assert status == 2 and "MAX_NODE_ARGS_BYTES" in err
@@ -167,7 +141,7 @@ def test_run_refuses_node_args_over_the_limit(broker: Broker, settings: Any) -> 
 # --- selinon_cancel and selinon_retry ------------------------------------------------------
 
 
-def test_cancel_revokes_the_run_and_its_unfinished_nodes(broker: Broker) -> None:
+def test_cancel_revokes_the_run_and_its_unfinished_nodes(broker: CapturedBroker) -> None:
     run_id = run_flow("chain")
     status, out, _ = run("selinon_cancel", run_id)
     assert status == 0 and f"cancelled {run_id} (1 node run(s) revoked)" in out
@@ -177,7 +151,7 @@ def test_cancel_revokes_the_run_and_its_unfinished_nodes(broker: Broker) -> None
     assert dict(NodeRun.objects.filter(flow_run_id=run_id).values_list("name", "status")) == {"A": "revoked"}
 
 
-def test_cancel_refuses_unknown_and_finished_runs(broker: Broker) -> None:
+def test_cancel_refuses_unknown_and_finished_runs(broker: CapturedBroker) -> None:
     with pytest.raises(CommandError, match="no flow run nope"):
         call_command("selinon_cancel", "nope")
     run_id = run_flow("chain")
@@ -186,7 +160,7 @@ def test_cancel_refuses_unknown_and_finished_runs(broker: Broker) -> None:
         call_command("selinon_cancel", run_id)
 
 
-def test_retry_reruns_the_failed_node_and_keeps_what_succeeded(broker: Broker) -> None:
+def test_retry_reruns_the_failed_node_and_keeps_what_succeeded(broker: CapturedBroker) -> None:
     run_id = run_flow("failing")
     broker.drain()
     assert FlowRun.objects.get(pk=run_id).status == "failed"
@@ -199,7 +173,7 @@ def test_retry_reruns_the_failed_node_and_keeps_what_succeeded(broker: Broker) -
     assert rows == [("A", "succeeded"), ("Bad", "failed"), ("Bad", "failed")]
 
 
-def test_retry_refuses_runs_that_did_not_fail(broker: Broker) -> None:
+def test_retry_refuses_runs_that_did_not_fail(broker: CapturedBroker) -> None:
     with pytest.raises(CommandError, match="no flow run nope"):
         call_command("selinon_retry", "nope")
     run_id = run_flow("chain")
@@ -210,7 +184,7 @@ def test_retry_refuses_runs_that_did_not_fail(broker: Broker) -> None:
 # --- selinon_prune -------------------------------------------------------------------------
 
 
-def _finished_run(broker: Broker, flow: str, days_ago: float) -> str:
+def _finished_run(broker: CapturedBroker, flow: str, days_ago: float) -> str:
     run_id = run_flow(flow)
     broker.drain()
     finished = timezone.now() - timedelta(days=days_ago)
@@ -219,7 +193,7 @@ def _finished_run(broker: Broker, flow: str, days_ago: float) -> str:
     return run_id
 
 
-def test_prune_deletes_old_finished_trees_in_batches_and_keeps_the_rest(broker: Broker) -> None:
+def test_prune_deletes_old_finished_trees_in_batches_and_keeps_the_rest(broker: CapturedBroker) -> None:
     old = [_finished_run(broker, "outer", days_ago=10) for _ in range(3)]
     recent = _finished_run(broker, "outer", days_ago=1)
     running = run_flow("chain")  # started long ago, still running: never pruned
@@ -240,7 +214,7 @@ def test_prune_deletes_old_finished_trees_in_batches_and_keeps_the_rest(broker: 
     assert TaskResult.objects.filter(task_id=recent).exists()
 
 
-def test_prune_dry_run_counts_and_deletes_nothing(broker: Broker) -> None:
+def test_prune_dry_run_counts_and_deletes_nothing(broker: CapturedBroker) -> None:
     _finished_run(broker, "chain", days_ago=10)
     status, out, _ = run("selinon_prune", "--older-than", "5", "--dry-run")
     assert status == 0 and "would delete 1 flow run(s)" in out
@@ -248,7 +222,7 @@ def test_prune_dry_run_counts_and_deletes_nothing(broker: Broker) -> None:
 
 
 @pytest.mark.parametrize("argv", [["--older-than", "-1"], ["--older-than", "1", "--batch-size", "0"]])
-def test_prune_refuses_bad_arguments(broker: Broker, argv: list[str]) -> None:
+def test_prune_refuses_bad_arguments(broker: CapturedBroker, argv: list[str]) -> None:
     with pytest.raises(CommandError, match="--older-than must be >= 0 and --batch-size >= 1"):
         call_command("selinon_prune", *argv)
 

@@ -7,7 +7,6 @@ the Celery tasks call, so every statement is the production one.
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,14 +14,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from selinon_django.config import SourceFile, load_config_from_sources
+from selinon_django.config import SourceFile
 from selinon_django.models import FlowRun, NodeRun, OutboxMessage, TraceEventRecord
-from selinon_django.revisions import load_revision
 from selinon_django.runtime import dispatcher, envelope, outbox, writes
 from selinon_django.runtime.api import run_flow
 from selinon_django.runtime.configs import forget_configs
 from selinon_django.runtime.messages import DISPATCHER_TASK
 from selinon_django.signals import flow_finished
+from tests.unit.broker import CapturedBroker, install
 
 pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="the optimistic hop is PostgreSQL's")
 
@@ -60,42 +59,12 @@ flow-definitions:
 """
 
 
-class Broker:
-    """Captured messages, served one at a time like a worker would."""
-
-    def __init__(self) -> None:
-        self.queue: deque[outbox.Message] = deque()
-
-    def publish(self, messages: Any) -> None:
-        self.queue.extend(messages)
-
-    def take(self, task_name: str | None = None) -> outbox.Message:
-        for message in list(self.queue):
-            if task_name is None or message.kwargs.get("task_name") == task_name or message.task_name == task_name:
-                self.queue.remove(message)
-                return message
-        raise AssertionError(f"no message for {task_name}: {[m.kwargs for m in self.queue]}")
-
-    def serve(self, message: outbox.Message) -> Any:
-        if message.task_name == DISPATCHER_TASK:
-            kwargs = message.kwargs
-            return dispatcher.handle_message(kwargs["run_id"], state_version=kwargs.get("state_version"),
-                                             reason=kwargs.get("reason", "wakeup"))
-        return envelope.handle_message(message.options["task_id"], message.kwargs, hostname="test")
-
-    def drain(self) -> None:
-        while self.queue:
-            self.serve(self.queue.popleft())
+Broker = CapturedBroker
 
 
 @pytest.fixture
 def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
-    forget_configs()
-    sources = [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)]
-    load_revision(load_config_from_sources(sources))
-    captured = Broker()
-    monkeypatch.setattr(outbox, "publish", captured.publish)
-    yield captured
+    yield install(monkeypatch, [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)])
     forget_configs()
 
 
