@@ -9,9 +9,13 @@ the end of the statement, so rows may refer to rows inserted beside them). Nothi
 what a batch holds before it is executed: callers execute it before any read that could
 depend on it. On other databases every write runs at once, as before.
 
-Three refinements: a batch bigger than one statement may carry (:data:`MAX_PARAMS`) goes as
-several statements of the caller's transaction; thousands of rows inside a transaction (a big
-foreach's step) go by ``COPY`` at once; and a *guarded* batch (:meth:`Batch.update_where` with
+Rows to insert go as one array per column (``INSERT ... SELECT * FROM unnest(...)``): the
+statement text does not depend on how many rows there are, so it stays prepared, and it keeps few
+parameters (psycopg parses a statement of more than 50 again on every execution). Three
+refinements: a batch bigger than one statement may carry (:data:`MAX_PARAMS`; inserts whose keys
+are read back still go as ``VALUES``) goes as several statements of the caller's transaction;
+thousands of rows inside a transaction (a big foreach's step) go by ``COPY`` at once; and a
+*guarded* batch (:meth:`Batch.update_where` with
 ``guard=True``) is one statement that writes nothing unless its guard changed a row - the
 optimistic hop's commit without a transaction.
 
@@ -171,6 +175,13 @@ class Batch:
             # a big step's thousands of new node runs (see insert_rows)
             fields = [f for f in model._meta.concrete_fields if not f.generated]
             _copy(model, fields, ([_prepared(f, f.pre_save(obj, True), connection) for f in fields] for obj in objs))
+            return
+        if all(obj.pk is not None for obj in objs):
+            # one array per column, as insert_rows does: one statement text whatever the number
+            # of rows (a step starting two nodes and one starting three share it)
+            fields = [f for f in model._meta.concrete_fields if not f.generated]
+            arrays = tuple([_prepared(f, f.pre_save(obj, True), connection) for obj in objs] for f in fields)
+            self.statements.append((_unnest_sql(model, tuple(f.attname for f in fields)), arrays))
             return
         for chunk in _chunks(objs, len(model._meta.concrete_fields)):
             self.statements.append(_insert_sql(model, chunk, returning=False))

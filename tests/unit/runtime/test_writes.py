@@ -49,14 +49,40 @@ def test_a_batch_of_thousands_of_rows_and_returned_keys(run: FlowRun) -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # a guarded batch is sent in autocommit, as the optimistic hop does
-def test_a_guarded_batch_too_big_for_one_statement_is_refused_whole(run: FlowRun) -> None:
+def test_a_guarded_batch_of_thousands_of_rows_is_one_statement(run: FlowRun) -> None:
+    """Rows go as one array per column: thousands of them fit one guarded statement, which
+    writes them all or (its guard missing) none."""
+    from django.test.utils import CaptureQueriesContext
+
     batch = writes.Batch()
     batch.insert(NodeRun, [NodeRun(id=f"n{i}", flow_run_id=run.pk, name="A") for i in range(4000)])
+    batch.update_where(FlowRun, {"state_version": 1}, "id = %s AND state_version = %s", ("big", 0),
+                       lambda: FlowRun.objects.none(), guard=True)
+    with CaptureQueriesContext(connection) as queries:
+        batch.execute()
+    assert len(queries.captured_queries) == 1
+    assert NodeRun.objects.count() == 4000 and FlowRun.objects.get(pk=run.pk).state_version == 1
+    again = writes.Batch()
+    again.insert(NodeRun, [NodeRun(id=f"m{i}", flow_run_id=run.pk, name="A") for i in range(4000)])
+    again.update_where(FlowRun, {"state_version": 2}, "id = %s AND state_version = %s", ("big", 0),
+                       lambda: FlowRun.objects.none(), guard=True)  # another step got there first
+    with pytest.raises(writes.GuardFailed):
+        again.execute()
+    assert NodeRun.objects.count() == 4000 and FlowRun.objects.get(pk=run.pk).state_version == 1
+
+
+def test_a_guarded_batch_too_big_for_one_statement_is_refused_whole(
+    run: FlowRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writes, "MAX_PARAMS", 3)  # far fewer parameters than PostgreSQL takes
+    batch = writes.Batch()
+    batch.update_where(NodeRun, {"status": "failed", "worker": "w"}, "flow_run_id = %s", ("big",),
+                       lambda: NodeRun.objects.none())
     batch.update_where(FlowRun, {"state_version": 1}, "id = %s", ("big",), lambda: FlowRun.objects.none(),
                        guard=True)
     with pytest.raises(writes.GuardFailed):
         batch.execute()
-    assert not NodeRun.objects.exists() and FlowRun.objects.get(pk=run.pk).state_version == 0
+    assert FlowRun.objects.get(pk=run.pk).state_version == 0
 
 
 def test_thousands_of_node_runs_are_copied_inside_a_transaction(run: FlowRun) -> None:
@@ -70,3 +96,29 @@ def test_thousands_of_node_runs_are_copied_inside_a_transaction(run: FlowRun) ->
     stored = NodeRun.objects.get(pk="c7")
     assert (stored.node_args, stored.parent, stored.status, stored.attempts) == ({"i": 7}, {"X": ["p"]}, "pending", 0)
     assert stored.created_at is not None and NodeRun.objects.filter(flow_run_id=run.pk).count() == count
+
+
+def test_rows_go_as_arrays_and_come_back_as_they_were(run: FlowRun) -> None:
+    """Every column type of a node run survives the trip through ``unnest`` (JSON, NULLs, flags,
+    numbers, times), and two batches of different sizes share one statement text."""
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    now = timezone.now()
+    texts = []
+    for count in (2, 3):
+        nodes = [NodeRun(id=f"r{count}-{i}", flow_run_id=run.pk, name="A", node_args={"i": i, "s": ["x", None]},
+                         parent=None if i else {"P": ["p1"]}, is_fallback=bool(i), countdown=1.5 * i,
+                         attempts=i, sent_at=now if i else None)
+                 for i in range(count)]
+        batch = writes.Batch()
+        batch.insert(NodeRun, nodes)
+        with CaptureQueriesContext(connection) as queries:
+            batch.execute()
+        texts.append(queries.captured_queries[0]["sql"].split(" SELECT ")[0])
+    assert texts[0] == texts[1]
+    first, second = NodeRun.objects.get(pk="r3-0"), NodeRun.objects.get(pk="r3-1")
+    assert (first.node_args, first.parent, first.is_fallback, first.countdown, first.sent_at) == (
+        {"i": 0, "s": ["x", None]}, {"P": ["p1"]}, False, 0.0, None)
+    assert (second.parent, second.is_fallback, second.countdown, second.attempts, second.sent_at) == (
+        None, True, 1.5, 1, now)
