@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.readonly import ReadOnlyAdmin
 from selinon_django.admin.runs import status_badge
 from selinon_django.admin.runview import pretty_json, run_url
@@ -47,6 +48,7 @@ class NodeRunAdmin(ReadOnlyAdmin):
     list_select_related = ("flow_run",)
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no COUNT(*) of a huge unfiltered table per page
     ordering = ("-created_at",)
     fields = ("id", "name", "kind", "status_label", "run_link", "flow_name", "attempts", "worker",
               "is_fallback", "is_nowait", "times", "parent_json", "node_args_json", "result_text", "exception",

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from selinon_django.admin.filters import FlowNameFilter, RevisionFilter, RunKindFilter, StartedBetweenFilter
 from selinon_django.admin.forms import StartFlowForm
 from selinon_django.admin.graphs import run_svg
+from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.runlist import RunChangeList, with_sortable_node_counts
 from selinon_django.admin.runview import RunSnapshot, pretty_json, run_url, snapshot
 from selinon_django.errors import SelinonDjangoError
@@ -60,6 +61,7 @@ class FlowRunAdmin(admin.ModelAdmin):
     list_select_related = ("revision", "created_by")
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no COUNT(*) of a huge unfiltered table per page
     ordering = ("-created_at",)
     change_list_template = "admin/selinon_django/flowrun/change_list.html"
     actions = None

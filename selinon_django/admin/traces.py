@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.readonly import ReadOnlyAdmin
 from selinon_django.admin.runview import pretty_json, run_url
 from selinon_django.models import TraceEventRecord
@@ -30,6 +31,7 @@ class TraceEventRecordAdmin(ReadOnlyAdmin):
     list_select_related = ("flow_run",)
     list_per_page = 100
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no COUNT(*) of a huge unfiltered table per page
     ordering = ("-created_at", "-id")
     fields = ("created_at", "event", "run_link", "node_run_id", "details_json")
     readonly_fields = fields

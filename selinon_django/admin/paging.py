@@ -1,0 +1,52 @@
+"""A paginator that does not count a huge unfiltered table on every page view.
+
+Django's admin asks its paginator for the number of rows behind the list; for the run, node-run
+and trace tables unfiltered that is a ``COUNT(*)`` over tens of millions of rows (seconds, on
+every page of the list, while workers write). When the list is not filtered and PostgreSQL's
+planner statistics say the table holds at least :data:`ESTIMATE_FROM` rows, the statistics'
+estimate stands in for the count: a page link near the end may then be off by a few pages, which
+on such a table nobody can tell. Filtered lists and smaller tables are counted exactly.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import QuerySet
+from django.utils.functional import cached_property
+
+#: from this many rows (as PostgreSQL's statistics estimate them) an unfiltered list is not counted
+ESTIMATE_FROM = 100_000
+
+
+def estimated_rows(queryset: Any) -> int | None:
+    """PostgreSQL's estimate of the rows of ``queryset``'s table when ``queryset`` is the whole
+    table (no filter, no distinct, no slicing), else None; None also before the table was
+    analysed and on other databases."""
+    if not isinstance(queryset, QuerySet):
+        return None
+    query = queryset.query
+    if query.where or query.distinct or query.is_sliced or query.combinator:
+        return None
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [queryset.model._meta.db_table])
+        row = cursor.fetchone()
+    if row is None or row[0] is None or row[0] < 0:  # -1: never analysed
+        return None
+    return int(row[0])
+
+
+class EstimatedCountPaginator(Paginator):
+    """:class:`~django.core.paginator.Paginator` whose ``count`` of a big unfiltered table is the
+    planner's estimate (see the module docstring)."""
+
+    @cached_property
+    def count(self) -> int:
+        estimate = estimated_rows(self.object_list)
+        if estimate is not None and estimate >= ESTIMATE_FROM:
+            return estimate
+        return int(super().count)
