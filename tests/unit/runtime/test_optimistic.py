@@ -178,7 +178,7 @@ def test_a_failing_flow_fails_through_the_optimistic_hop(broker: Broker) -> None
     run_id = run_flow("failing")
     broker.drain()
     run = FlowRun.objects.get(pk=run_id)
-    assert run.status == "failed" and run.result["failed_nodes"].keys() == {"Bad"}
+    assert run.status == "failed" and run.result is not None and run.result["failed_nodes"].keys() == {"Bad"}
 
 
 def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: Broker) -> None:
