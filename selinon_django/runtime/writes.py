@@ -118,6 +118,21 @@ def _wrap_json(row: Sequence[Any], json_at: list[int]) -> list[Any]:
     return values
 
 
+class _BinaryArray(list[Any]):
+    """A column of rows for ``unnest``, sent in psycopg's binary format: its text format escapes
+    every element with a regular expression (4.5 ms for the 125 trace rows of a big step, 1.1 ms
+    binary). Connections made before this module was imported send it as text, like any list."""
+
+
+try:
+    import psycopg
+    from psycopg.types.array import ListBinaryDumper
+except ImportError:  # PostgreSQL is not in use: no batch ever sends arrays
+    pass
+else:
+    psycopg.adapters.register_dumper(_BinaryArray, ListBinaryDumper)
+
+
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
     return cast("Field[Any, Any]", model._meta.get_field(name))
 
@@ -180,7 +195,8 @@ class Batch:
             # one array per column, as insert_rows does: one statement text whatever the number
             # of rows (a step starting two nodes and one starting three share it)
             fields = [f for f in model._meta.concrete_fields if not f.generated]
-            arrays = tuple([_prepared(f, f.pre_save(obj, True), connection) for obj in objs] for f in fields)
+            arrays = tuple(_BinaryArray(_prepared(f, f.pre_save(obj, True), connection) for obj in objs)
+                           for f in fields)
             self.statements.append((_unnest_sql(model, tuple(f.attname for f in fields)), arrays))
             return
         for chunk in _chunks(objs, len(model._meta.concrete_fields)):
@@ -214,7 +230,7 @@ class Batch:
         # one array per column: the same text and one parameter per column whatever the number
         # of rows (a hop's statement stays prepared, and under psycopg's 50 parameters above which
         # it parses the statement again on every execution)
-        arrays = tuple([row[i] for row in rows] for i in range(len(columns)))
+        arrays = tuple(_BinaryArray(row[i] for row in rows) for i in range(len(columns)))
         self.statements.append((_unnest_sql(model, tuple(columns)), arrays))
 
     def update_where(self, model: type[Model], values: dict[str, Any], where: str, params: Sequence[Any],
