@@ -186,15 +186,15 @@ class Batch:
             model._default_manager.bulk_create(list(objs))
             return
         connection = connections[DEFAULT_DB_ALIAS]
-        if len(objs) >= COPY_ROWS and connection.in_atomic_block and all(obj.pk is not None for obj in objs):
+        keyed = all(obj.pk is not None for obj in objs)
+        fields = [f for f in model._meta.concrete_fields if not f.generated]
+        if len(objs) >= COPY_ROWS and connection.in_atomic_block and keyed:
             # a big step's thousands of new node runs (see insert_rows)
-            fields = [f for f in model._meta.concrete_fields if not f.generated]
             _copy(model, fields, ([_prepared(f, f.pre_save(obj, True), connection) for f in fields] for obj in objs))
             return
-        if all(obj.pk is not None for obj in objs):
+        if keyed:
             # one array per column, as insert_rows does: one statement text whatever the number
             # of rows (a step starting two nodes and one starting three share it)
-            fields = [f for f in model._meta.concrete_fields if not f.generated]
             arrays = tuple(_BinaryArray(_prepared(f, f.pre_save(obj, True), connection) for obj in objs)
                            for f in fields)
             self.statements.append((_unnest_sql(model, tuple(f.attname for f in fields)), arrays))

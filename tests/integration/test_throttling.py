@@ -73,18 +73,26 @@ def assert_spaced(times: list[datetime], anchor: datetime, count: int) -> None:
     )
 
 
-def test_throttled_task_instances_start_one_interval_apart(live_workers: Any, load_flows: Any) -> None:
+@pytest.mark.parametrize(
+    ("flow", "task", "slot_kind"),
+    [("throttled_tasks", "Throttled", "task"), ("rate_limited_tasks", "Rated", "rate")],
+    ids=["throttling", "rate-limit"],
+)
+def test_throttled_and_rate_limited_task_instances_are_spaced(
+    live_workers: Any, load_flows: Any, flow: str, task: str, slot_kind: str
+) -> None:
+    """``throttling`` and ``rate_limit: 1/s`` both give one start per interval across all workers
+    (no burst), through one slot row per task."""
     from selinon_django.models import ThrottleSlot
     from selinon_django.runtime.api import run_flow
 
     load_flows(FLOWS, [FLOWS])
-    run_id = run_flow("throttled_tasks", {"count": 3})
+    run_id = run_flow(flow, {"count": 3})
     run = wait_finished(run_id, workers=live_workers)
     assert run.status == "succeeded"
-    assert node_counts(run_id) == Counter({("Throttled", "succeeded"): 3})
-    assert_spaced(start_times([run_id], "Throttled"), requested_at([run_id], "Throttled"), 3)
-    # the slot row the three reservations went through
-    assert ThrottleSlot.objects.filter(kind="task", name="Throttled").count() == 1
+    assert node_counts(run_id) == Counter({(task, "succeeded"): 3})
+    assert_spaced(start_times([run_id], task), requested_at([run_id], task), 3)
+    assert ThrottleSlot.objects.filter(kind=slot_kind, name=task).count() == 1
 
 
 def test_task_throttling_holds_across_runs_started_at_once(live_workers: Any, load_flows: Any) -> None:
@@ -117,20 +125,6 @@ def test_task_throttling_holds_across_runs_started_at_once(live_workers: Any, lo
         assert wait_finished(run_id, workers=live_workers).status == "succeeded"
         assert node_counts(run_id) == Counter({("Throttled", "succeeded"): 2})
     assert_spaced(start_times(run_ids, "Throttled"), requested_at(run_ids, "Throttled"), 4)
-
-
-def test_rate_limited_task_instances_are_spaced(live_workers: Any, load_flows: Any) -> None:
-    """``rate_limit: 1/s`` is one start per second across all workers (no burst)."""
-    from selinon_django.models import ThrottleSlot
-    from selinon_django.runtime.api import run_flow
-
-    load_flows(FLOWS, [FLOWS])
-    run_id = run_flow("rate_limited_tasks", {"count": 3})
-    run = wait_finished(run_id, workers=live_workers)
-    assert run.status == "succeeded"
-    assert node_counts(run_id) == Counter({("Rated", "succeeded"): 3})
-    assert_spaced(start_times([run_id], "Rated"), requested_at([run_id], "Rated"), 3)
-    assert ThrottleSlot.objects.filter(kind="rate", name="Rated").count() == 1
 
 
 def test_throttled_subflows_start_one_interval_apart(live_workers: Any, load_flows: Any) -> None:

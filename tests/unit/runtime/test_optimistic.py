@@ -59,11 +59,8 @@ flow-definitions:
 """
 
 
-Broker = CapturedBroker
-
-
 @pytest.fixture
-def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Broker]:
+def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[CapturedBroker]:
     yield install(monkeypatch, [SourceFile("nodes.yaml", "nodes", NODES), SourceFile("flows.yaml", "flows", FLOWS)])
     forget_configs()
 
@@ -74,7 +71,7 @@ def _statements(action: Callable[[], Any]) -> list[str]:
     return [q["sql"] for q in queries.captured_queries]
 
 
-def test_a_chain_hop_is_the_claim_and_one_statement(broker: Broker) -> None:
+def test_a_chain_hop_is_the_claim_and_one_statement(broker: CapturedBroker) -> None:
     run_id = run_flow("chain")
     version = FlowRun.objects.get(pk=run_id).state_version
     statements = _statements(lambda: broker.serve(broker.take("A")))
@@ -91,7 +88,7 @@ def test_a_chain_hop_is_the_claim_and_one_statement(broker: Broker) -> None:
     assert events.count("TASK_START") == 1 and events.count("NODE_SUCCESSFUL") == 1
 
 
-def test_the_hop_statements_are_prepared_once_per_connection(broker: Broker) -> None:
+def test_the_hop_statements_are_prepared_once_per_connection(broker: CapturedBroker) -> None:
     """The settings prepare statements a connection repeats (Django's default never does): after
     a few hops the claim and the guarded write run as prepared statements, planned once."""
     assert connection.settings_dict["OPTIONS"].get("prepare_threshold") is not None
@@ -105,7 +102,7 @@ def test_the_hop_statements_are_prepared_once_per_connection(broker: Broker) -> 
     assert any("1 / (SELECT count(*)" in text for text in prepared), prepared
 
 
-def test_a_root_run_ends_optimistically_and_is_announced(broker: Broker) -> None:
+def test_a_root_run_ends_optimistically_and_is_announced(broker: CapturedBroker) -> None:
     announced: list[tuple[str, str]] = []
 
     def receiver(sender: Any, run: Any, status: str, **kwargs: Any) -> None:
@@ -125,7 +122,7 @@ def test_a_root_run_ends_optimistically_and_is_announced(broker: Broker) -> None
     assert not broker.queue
 
 
-def test_a_step_in_between_makes_the_hop_take_the_locked_path(broker: Broker) -> None:
+def test_a_step_in_between_makes_the_hop_take_the_locked_path(broker: CapturedBroker) -> None:
     run_id = run_flow("parallel")
     a, b = broker.take("A"), broker.take("B")
     # A is claimed (its snapshot read), then B finishes and steps the run before A records
@@ -165,7 +162,7 @@ def test_a_step_in_between_makes_the_hop_take_the_locked_path(broker: Broker) ->
     assert FlowRun.objects.get(pk=run_id).status == "succeeded"
 
 
-def test_a_sub_flow_ends_under_its_parents_lock(broker: Broker) -> None:
+def test_a_sub_flow_ends_under_its_parents_lock(broker: CapturedBroker) -> None:
     run_id = run_flow("outer")
     broker.drain()
     outer = FlowRun.objects.get(pk=run_id)
@@ -174,14 +171,14 @@ def test_a_sub_flow_ends_under_its_parents_lock(broker: Broker) -> None:
     assert NodeRun.objects.get(flow_run_id=run_id).status == "succeeded"
 
 
-def test_a_failing_flow_fails_through_the_optimistic_hop(broker: Broker) -> None:
+def test_a_failing_flow_fails_through_the_optimistic_hop(broker: CapturedBroker) -> None:
     run_id = run_flow("failing")
     broker.drain()
     run = FlowRun.objects.get(pk=run_id)
     assert run.status == "failed" and run.result is not None and run.result["failed_nodes"].keys() == {"Bad"}
 
 
-def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: Broker) -> None:
+def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: CapturedBroker) -> None:
     run_id = run_flow("chain")
     batch = writes.Batch()
     batch.update_where(FlowRun, {"error": "must not be written"}, "id = %s", (run_id,), FlowRun.objects.none)
@@ -192,7 +189,7 @@ def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: Broker) -> No
     assert FlowRun.objects.get(pk=run_id).error == ""
 
 
-def test_run_flow_runs_the_first_step_and_sends_the_first_tasks(broker: Broker) -> None:
+def test_run_flow_runs_the_first_step_and_sends_the_first_tasks(broker: CapturedBroker) -> None:
     run_id = run_flow("parallel")
     run = FlowRun.objects.get(pk=run_id)
     assert (run.status, run.state_version, run.started_at is not None) == ("running", 1, True)
@@ -200,7 +197,7 @@ def test_run_flow_runs_the_first_step_and_sends_the_first_tasks(broker: Broker) 
     assert all(m.task_name != DISPATCHER_TASK for m in broker.queue)
 
 
-def test_without_inline_start_a_dispatcher_takes_the_first_step(broker: Broker, settings: Any) -> None:
+def test_without_inline_start_a_dispatcher_takes_the_first_step(broker: CapturedBroker, settings: Any) -> None:
     settings.SELINON_DJANGO = {**settings.SELINON_DJANGO, "START_INLINE": False}
     run_id = run_flow("chain")
     assert [m.task_name for m in broker.queue] == [DISPATCHER_TASK]
@@ -209,7 +206,7 @@ def test_without_inline_start_a_dispatcher_takes_the_first_step(broker: Broker, 
     assert FlowRun.objects.get(pk=run_id).status == "succeeded"
 
 
-def test_a_first_step_that_raises_goes_to_a_dispatcher(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_first_step_that_raises_goes_to_a_dispatcher(broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     original = dispatcher.step_locked
 
@@ -232,7 +229,7 @@ def test_a_first_step_that_raises_goes_to_a_dispatcher(broker: Broker, monkeypat
 
 
 def test_a_task_of_a_big_run_ends_in_one_statement_and_wakes_its_dispatcher(
-    broker: Broker, monkeypatch: pytest.MonkeyPatch
+    broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(envelope, "SNAPSHOT_MAX_BYTES", 0)  # every run counts as big
     run_id = run_flow("parallel")
@@ -252,7 +249,7 @@ def test_a_task_of_a_big_run_ends_in_one_statement_and_wakes_its_dispatcher(
     assert events.count("TASK_END") == 1
 
 
-def test_a_big_step_copies_its_trace_rows_in_its_transaction(broker: Broker) -> None:
+def test_a_big_step_copies_its_trace_rows_in_its_transaction(broker: CapturedBroker) -> None:
     count = writes.COPY_ROWS + 50
     run_id = run_flow("fan", {"count": count})
     events = TraceEventRecord.objects.filter(flow_run_id=run_id)
@@ -265,7 +262,7 @@ def test_a_big_step_copies_its_trace_rows_in_its_transaction(broker: Broker) -> 
     assert events.filter(event="TASK_END").count() == count
 
 
-def test_a_foreach_bigger_than_one_statement_starts(broker: Broker) -> None:
+def test_a_foreach_bigger_than_one_statement_starts(broker: CapturedBroker) -> None:
     count = writes.MAX_PARAMS // 20  # node-run rows with their ~20 columns need several statements
     run_id = run_flow("fan", {"count": count})
     assert FlowRun.objects.get(pk=run_id).status == "running"  # the first step ran inline, not refused
