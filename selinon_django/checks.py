@@ -64,6 +64,8 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "API_RUNS_OWN_ONLY": ("a boolean", lambda v: isinstance(v, bool)),
     "INLINE_STEPS": ("a boolean", lambda v: isinstance(v, bool)),
     "START_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
+    "RUN_SUCCESSORS_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
+    "INLINE_SUCCESSORS_MAX": ("an integer", _is_int),
     "TRACE_DATABASE": ("a boolean", lambda v: isinstance(v, bool)),
     "INLINE_STEP_MAX_ACTIVE": ("an integer", _is_int),
     "LOST_TASK_RETRIES": ("an integer", _is_int),

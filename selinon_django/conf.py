@@ -45,6 +45,15 @@ class SelinonSettings:
     #: node_args, foreach and selective-run functions); a first step that raises falls back to
     #: the message, so the error is met, traced and retried where every other step's is.
     START_INLINE: bool = True
+    #: a task whose step starts a successor on the queue the task's own message came from runs
+    #: that successor itself, at once, in the same worker process (the successor's node-run row
+    #: is written ``started`` by the statement that records the task's end: a chain's hop costs
+    #: one statement and no broker round trip). At most one successor per step (the others are
+    #: published), none with a countdown, a priority or time limits (the message's limits would
+    #: cover it), and at most INLINE_SUCCESSORS_MAX in a row per message. False: every task
+    #: goes through the broker, as in Selinon.
+    RUN_SUCCESSORS_INLINE: bool = True
+    INLINE_SUCCESSORS_MAX: int = 16
     #: write trace events as TraceEventRecord rows
     TRACE_DATABASE: bool = True
     #: seconds between two sweeps (lost messages, due safety-net wake-ups) in each worker; 0: off

@@ -231,6 +231,10 @@ class NodeRun(models.Model):
     traceback = models.TextField(blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
     worker = models.CharField(max_length=255, blank=True, default="")
+    #: the Celery task (message) this node ran under when it ran inline, right after the node
+    #: before it, in the same worker process (see ``RUN_SUCCESSORS_INLINE``); None: its own
+    #: message, whose task id is ``id``. Revoking a node's task revokes this one.
+    carried_by = models.CharField(max_length=255, null=True, blank=True)
     countdown = models.FloatField(null=True, blank=True)
     is_fallback = models.BooleanField(default=False)
     is_nowait = models.BooleanField(default=False)

@@ -6,6 +6,7 @@ flow ends, as with Selinon.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable
@@ -60,15 +61,17 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
     # the newest migration this process knows: a run started now is already on the graph it ends
     # at, so it must not be migrated through it later (no query: the cache is refreshed by steps)
     migration_version = migrating.latest_known_version(refresh=False)
+    fields = {
+        "id": run_id, "flow_name": flow_name, "revision": revision, "node_args": node_args, "selective": selective,
+        "status": FlowRunStatus.PENDING, "created_by": created_by, "next_wakeup_at": PENDING,
+        "created_at": timezone.now(), "migration_version": migration_version,
+    }
+    config_for(revision.pk)  # warm the cache with the row we already have
+    run = FlowRun(**fields)
+    if selinon_settings().START_INLINE and migrating.may_step_unlocked(run) and _first_step(run):
+        return run_id
     with transaction.atomic():
-        run = FlowRun.objects.create(
-            id=run_id, flow_name=flow_name, revision=revision, node_args=node_args, selective=selective,
-            status=FlowRunStatus.PENDING, created_by=created_by, next_wakeup_at=PENDING,
-            created_at=timezone.now(), migration_version=migration_version,
-        )
-        config_for(revision.pk)  # warm the cache with the row we already have
-        if selinon_settings().START_INLINE and _first_step(run):
-            return run_id
+        FlowRun.objects.create(**fields)  # as given (a first step that raised changed ``run``)
         outbox.enqueue(
             DISPATCHER_TASK,
             dispatcher_kwargs(
@@ -84,15 +87,20 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
 
 
 def _first_step(run: FlowRun) -> bool:
-    """Run the first step of a run created by this transaction (nobody else can see the row, so
-    it needs no lock), its writes in a savepoint; False (nothing kept) when it raised."""
-    from selinon_django.runtime import dispatcher, tracing
+    """Run the first step of a run not written yet, and write the run as the step left it with
+    its first nodes: on PostgreSQL one statement (no transaction of its own: nobody can see the
+    run before it exists, so it needs no lock; in the caller's transaction, a savepoint), else
+    one transaction. False (nothing written) when the step raised: a dispatcher takes it."""
+    from selinon_django.runtime import dispatcher, tracing, writes
 
     tracing.install()
     messages, traces = outbox.pending(), tracing.snapshot()  # a caller's own, kept either way
+    batch = writes.Batch()
+    alone = batch.combines and not transaction.get_connection().in_atomic_block
     try:
-        with transaction.atomic():
-            dispatcher.step_locked(run)
+        with contextlib.nullcontext() if alone else transaction.atomic():
+            dispatcher.step_locked(run, batch=batch, new=True)
+            outbox.flush(batch=batch)
     except Exception:
         outbox.restore(messages)
         tracing.restore(traces)
@@ -160,7 +168,9 @@ def cancel_flow(run_id: str) -> int:
         runs = list(FlowRun.objects.filter(pk__in=ids).exclude(status__in=FLOW_FINISHED_STATUSES).locked())
         run_ids = [r.pk for r in runs]
         nodes = NodeRun.objects.filter(flow_run_id__in=run_ids).exclude(status__in=NODE_FINISHED_STATUSES)
-        task_ids = list(nodes.filter(kind=NodeRun.Kind.TASK).values_list("id", flat=True))
+        # a node run inline (see runtime/continuations.py) runs under its carrier's task id
+        task_ids = sorted({carrier or node for node, carrier in
+                           nodes.filter(kind=NodeRun.Kind.TASK).values_list("id", "carried_by")})
         revoked = nodes.update(status=NodeRunStatus.REVOKED, finished_at=now, updated_at=now)
         FlowRun.objects.filter(pk__in=run_ids).update(
             status=FlowRunStatus.REVOKED, finished_at=now, next_wakeup_at=None, updated_at=now,

@@ -78,8 +78,15 @@ def dispatcher_task(self: Any, run_id: str, state_version: int | None = None, re
 def node_task(self: Any, **kwargs: Any) -> str:
     """One attempt of a node (Selinon's ``SelinonTaskEnvelope``); the task id is the node id."""
     _release_old_connections()
+    request = self.request
+    conf = self.app.conf
+    # Celery limits the time of the whole message, successors run inline included: none then
+    time_limited = any(request.timelimit or ()) or bool(conf.task_time_limit or conf.task_soft_time_limit)
     try:
-        result = envelope.handle_message(self.request.id, kwargs, hostname=self.request.hostname or "")
+        result = envelope.handle_message(
+            request.id, kwargs, hostname=request.hostname or "",
+            queue=(request.delivery_info or {}).get("routing_key"), time_limited=time_limited,
+        )
     except (OperationalError, InterfaceError) as exc:
         _requeue_after_database_error(exc)
         raise  # unreachable

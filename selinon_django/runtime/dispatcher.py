@@ -28,6 +28,7 @@ from selinon_django.engine.state import FlowState
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
 from selinon_django.runtime import migrating, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.continuations import Continuation
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
 from selinon_django.runtime.ports import DatabasePorts, NeedsLock
 from selinon_django.runtime.rate_limits import rate_limited_countdown as rated_countdown
@@ -64,11 +65,13 @@ def handle_message(run_id: str, *, state_version: int | None = None, reason: str
 
 
 def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
-                batch: writes.Batch | None = None) -> StepResult:
+                batch: writes.Batch | None = None, new: bool = False) -> StepResult:
     """Run one step of a run whose row the current transaction holds locked.
 
     ``known_statuses``: final statuses of nodes the caller's transaction just wrote. ``batch``:
     the caller's, which the caller sends (with the outbox); without one the step sends its own.
+    ``new``: the run's row is not written yet - the step inserts it, as the step left it, with
+    its first nodes (a run's start in one statement; nobody can see the run before).
     """
     own_batch = batch is None
     batch = batch if batch is not None else writes.Batch()
@@ -84,7 +87,7 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
             logger.exception("dispatcher step of %s %s raised", run.flow_name, run.pk)
             raise
         _trace(pool, result)
-        _apply(run, result, node_args_before=node_args, batch=batch)
+        _apply(run, result, node_args_before=node_args, batch=batch, insert_run=new)
         if owns_traces:
             tracing.flush(batch)
     if own_batch:
@@ -92,7 +95,8 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
     return result
 
 
-def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writes.Batch) -> StepResult | None:
+def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writes.Batch,
+                    continuation: Continuation | None = None) -> StepResult | None:
     """A step computed from an *unlocked* snapshot of the run, its writes put in ``batch``
     guarded by the snapshot's ``state_version`` (:meth:`~.writes.Batch.update_where`).
 
@@ -104,6 +108,10 @@ def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writ
     in the same transaction), a retry of the flow, migrations, throttling and rate limits
     (their slots are reserved under row locks). A root run's end is fine: the caller calls
     :func:`~selinon_django.runtime.results.announce_outcome` once the batch is written.
+
+    ``continuation``: the caller may run one started task itself (see
+    :mod:`~selinon_django.runtime.continuations`); the one it accepts is written ``started``
+    instead of being published.
     """
     if not migrating.may_step_unlocked(run):
         return None
@@ -118,7 +126,7 @@ def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writ
     if any(isinstance(start, StartTask) and tasks[start.name].rate_limit for start in result.starts):
         return None
     _trace(pool, result)
-    _apply(run, result, node_args_before=node_args, batch=batch, guarded=True)
+    _apply(run, result, node_args_before=node_args, batch=batch, guarded=True, continuation=continuation)
     return result
 
 
@@ -147,7 +155,7 @@ def _trace(pool: StoragePool, result: StepResult) -> None:
 
 
 def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: writes.Batch,
-           guarded: bool = False) -> None:
+           guarded: bool = False, continuation: Continuation | None = None, insert_run: bool = False) -> None:
     config = config_for(run.revision_id)
     now = timezone.now()
     node_rows: list[NodeRun] = []
@@ -159,14 +167,13 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
         task_options: dict[str, Any] = {}
         if isinstance(start, StartTask):
             task = config.tasks[start.name]
-            node_rows.append(
-                NodeRun(
-                    id=start.id, flow_run_id=run.pk, name=start.name, kind=NodeRun.Kind.TASK,
-                    status=NodeRunStatus.SENT, parent=_plain(start.parent), node_args=start.node_args,
-                    is_fallback=start.fallback, is_nowait=start.nowait, countdown=start.countdown,
-                    created_at=now, sent_at=now,
-                )
+            node = NodeRun(
+                id=start.id, flow_run_id=run.pk, name=start.name, kind=NodeRun.Kind.TASK,
+                status=NodeRunStatus.SENT, parent=_plain(start.parent), node_args=start.node_args,
+                is_fallback=start.fallback, is_nowait=start.nowait, countdown=start.countdown,
+                created_at=now, sent_at=now,
             )
+            node_rows.append(node)
             task_options = {
                 "task_id": start.id,
                 "queue": config.task_queue(start.name),
@@ -175,15 +182,18 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                 "soft_time_limit": task.soft_time_limit,
                 "priority": task.priority,
             }
-            outbox.enqueue(
-                NODE_TASK,
-                task_kwargs(
-                    flow_name=run.flow_name, task_name=start.name, parent=_plain(start.parent),
-                    node_args=start.node_args, dispatcher_id=run.pk, revision_id=run.revision_id,
-                ),
-                recorded=True,  # the node-run row (sent) above
-                **task_options,
+            kwargs = task_kwargs(
+                flow_name=run.flow_name, task_name=start.name, parent=_plain(start.parent),
+                node_args=start.node_args, dispatcher_id=run.pk, revision_id=run.revision_id,
             )
+            if continuation is not None and continuation.accepts(task, task_options):
+                # run by the caller right after this step's statement, which writes it started
+                node.status, node.attempts, node.worker = NodeRunStatus.STARTED, 1, continuation.hostname[:255]
+                node.received_at = node.started_at = now
+                node.carried_by = continuation.carrier
+                continuation.take(start.id, kwargs)
+                continue
+            outbox.enqueue(NODE_TASK, kwargs, recorded=True, **task_options)  # recorded: the row (sent) above
         elif isinstance(start, StartFlow):
             node_rows.append(
                 NodeRun(
@@ -253,7 +263,11 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                 countdown=outcome.countdown or None,
                 recorded=True,  # next_wakeup_at = PENDING
             )
-    if guarded:
+    if insert_run:
+        for key, value in update.items():
+            setattr(run, key, value)
+        batch.insert(FlowRun, [run])  # (its nodes' rows refer to it: checked at the statement's end)
+    elif guarded:
         batch.update_where(
             FlowRun, update,
             "id = %s AND state_version = %s AND status = %s AND next_wakeup_at IS DISTINCT FROM %s",

@@ -41,11 +41,11 @@ from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
-from selinon_django.runtime import outbox, tracing, writes
+from selinon_django.runtime import continuations, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.dispatcher import step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
-from selinon_django.runtime.messages import NODE_TASK
+from selinon_django.runtime.messages import NODE_TASK, task_kwargs
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
 from selinon_django.storages.pool import StoragePool
@@ -104,10 +104,18 @@ def node_lock(node_id: str) -> Iterator[bool]:
                 logger.debug("advisory unlock of %s failed", node_id, exc_info=True)
 
 
-def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "") -> EnvelopeResult:
-    """Serve one task message (the Celery task calls this)."""
+def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "", queue: str | None = None,
+                   time_limited: bool = False) -> EnvelopeResult:
+    """Serve one task message (the Celery task calls this).
+
+    ``queue``: the queue the message came from, and ``time_limited``: whether Celery limits its
+    time - on PostgreSQL, successors on that queue may run here at once when the message has no
+    time limit (see :mod:`~selinon_django.runtime.continuations`). The result is the message's
+    own node's, or the last successor's run after it.
+    """
     if connection.vendor == "postgresql":
-        return _handle_on_postgresql(node_id, kwargs, hostname)
+        offer = continuations.offer(queue=queue, hostname=hostname, carrier=node_id, time_limited=time_limited)
+        return _handle_on_postgresql(node_id, kwargs, hostname, offer)
     with node_lock(node_id) as acquired:
         if not acquired:
             _resend(node_id, kwargs, countdown=BUSY_RECHECK)
@@ -125,7 +133,7 @@ WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
 ul AS MATERIALIZED (SELECT pg_advisory_unlock(%(previous)s) AS released),
 cur AS (SELECT status, attempts, flow_run_id FROM {table} WHERE id = %(id)s),
 upd AS (
-    UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s,
+    UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s, carried_by = NULL,
         started_at = %(now)s, updated_at = %(now)s, received_at = COALESCE(n.received_at, %(now)s)
     FROM lk
     WHERE lk.got AND n.id = %(id)s AND n.attempts = %(expected)s AND n.status <> ALL(%(finished)s)
@@ -200,7 +208,8 @@ class _HeldLock(threading.local):
 _held = _HeldLock()
 
 
-def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
+def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
+                          offer: continuations.Continuation | None = None) -> EnvelopeResult:
     key = _lock_key(node_id)
     expected = int(kwargs.get("attempt", 0))
     settings = selinon_settings()
@@ -217,6 +226,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
         cursor.execute(sql, params)
         got, status, _attempts, run_id, started, _released, *run_values = cursor.fetchone()
     result = None
+    held: int | None = key if got else None  # the lock this delivery holds now
     try:
         if not got:
             if status in NODE_FINISHED_STATUSES:
@@ -225,19 +235,54 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str) -
             return EnvelopeResult("busy")
         if status is None:
             return EnvelopeResult("unknown")
+        if status in NODE_FINISHED_STATUSES:
+            # a duplicate, or this message delivered again after its process died while it
+            # ran successors inline: those get messages of their own
+            _resume_carried(node_id, run_id)
+            return EnvelopeResult("duplicate", status)
         if started:
             snapshot, big = _snapshot(run_fields, run_values)
             result = _run_started(node_id, run_id, kwargs, hostname, snapshot=snapshot,
-                                  fan_in=big or not settings.INLINE_STEPS)
+                                  fan_in=big or not settings.INLINE_STEPS, continuation=offer)
+            while offer is not None and offer.node_id is not None:
+                # the statement that recorded the end released that node's lock and took this one's
+                held = _lock_key(offer.node_id) if offer.locked else None
+                following = offer.next()
+                result = None  # (if this one raises, its lock is released below)
+                result = _run_started(offer.node_id, run_id, offer.kwargs, hostname, snapshot=offer.snapshot,
+                                      continuation=following)
+                offer = following
         else:
             result = _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
         return result
     finally:
-        if got:
+        if held is not None:
             if result is not None and result.status in NODE_FINISHED_STATUSES:
-                _held.key, _held.connection = key, connection.connection
+                _held.key, _held.connection = held, connection.connection
             else:
-                _unlock(key, node_id)
+                _unlock(held, node_id)
+
+
+def _resume_carried(node_id: str, run_id: str) -> None:
+    """Publish a message for each node this message carried (ran inline) whose process died
+    while it ran: ``started``, and its advisory lock free (a live process holds it).
+
+    Its next delivery finds it started by an attempt that never ended and takes the
+    lost-worker path (:func:`_claim_and_run`). Runs only for deliveries of finished nodes.
+    """
+    carried = NodeRun.objects.filter(flow_run_id=run_id, carried_by=node_id, status=NodeRunStatus.STARTED).values(
+        "id", "name", "parent", "node_args", "attempts", "flow_run__flow_name", "flow_run__revision_id",
+    )
+    for row in carried:
+        with node_lock(row["id"]) as free:
+            if not free:
+                continue  # still running in a live process
+        logger.warning("node %s was running inline under %s when its process died: sent again", row["id"], node_id)
+        kwargs = task_kwargs(
+            flow_name=row["flow_run__flow_name"], task_name=row["name"], parent=row["parent"],
+            node_args=row["node_args"], dispatcher_id=run_id, revision_id=row["flow_run__revision_id"],
+        )
+        _resend(row["id"], dict(kwargs, attempt=row["attempts"] - 1), countdown=None)
 
 
 def _unlock(key: int, node_id: str) -> None:
@@ -298,7 +343,8 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
             return EnvelopeResult("duplicate", node["status"])
         now = timezone.now()
         update: dict[str, Any] = {"status": NodeRunStatus.STARTED, "attempts": node["attempts"] + 1,
-                                  "worker": hostname[:255], "started_at": now, "updated_at": now}
+                                  "worker": hostname[:255], "started_at": now, "updated_at": now,
+                                  "carried_by": None}  # its own message runs it now
         if node["received_at"] is None:
             update["received_at"] = now
         NodeRun.objects.filter(pk=node_id).update(**update)
@@ -306,10 +352,12 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
 
 
 def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: str,
-                 snapshot: FlowRun | None = None, fan_in: bool = False) -> EnvelopeResult:
+                 snapshot: FlowRun | None = None, fan_in: bool = False,
+                 continuation: continuations.Continuation | None = None) -> EnvelopeResult:
     """Run the attempt this message just marked started, and record its end (``snapshot``: the
     flow run as read when the attempt started, for an optimistic step; ``fan_in``: the run is
-    too big for inline steps, see :func:`_record_fan_in`)."""
+    too big for inline steps, see :func:`_record_fan_in`; ``continuation``: the offer to run a
+    successor here, taken by an optimistic step)."""
     settings = selinon_settings()
     expected = int(kwargs.get("attempt", 0))
     retried_count = int(kwargs.get("retried_count", 0))
@@ -331,7 +379,7 @@ def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: st
             raise
         if isinstance(outcome, Retry):
             _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
-        elif snapshot is not None and _record_optimistic(node_id, snapshot, outcome):
+        elif snapshot is not None and _record_optimistic(node_id, snapshot, outcome, continuation):
             pass
         elif fan_in:
             _record_fan_in(node_id, run_id, outcome)
@@ -350,30 +398,59 @@ def _final_update(outcome: Succeeded | Failed, now: Any) -> dict[str, Any]:
             "traceback": outcome.traceback}
 
 
-def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Failed) -> bool:
+def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Failed,
+                       continuation: continuations.Continuation | None = None) -> bool:
     """The attempt's end and the flow's next step in one statement, without a transaction or
     the flow-run lock, when no other step ran since the claim read ``snapshot``. False: nothing
-    was written (another step ran, or this step needs the lock) and :func:`_record` must."""
+    was written (another step ran, or this step needs the lock) and :func:`_record` must.
+
+    A successor the step gave to ``continuation`` is written started by the same statement,
+    which also takes its advisory lock and releases this node's (the node is finished then).
+    """
     update = _final_update(outcome, timezone.now())
     batch = writes.Batch()
     batch.update_where(NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED), lambda: _unfinished_node(node_id))
     traces, messages = tracing.snapshot(), outbox.pending()
     try:
-        stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch)
+        stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch,
+                                  continuation=continuation)
         if stepped is None:
             tracing.restore(traces)
             outbox.restore(messages)
             return False
+        taken = continuation is not None and continuation.node_id is not None
+        if taken:
+            assert continuation is not None and continuation.node_id is not None
+            batch.when_guarded("pg_try_advisory_lock(%s)", [_lock_key(continuation.node_id)])
+            batch.when_guarded("pg_advisory_unlock(%s)", [_lock_key(node_id)])
         if tracing_owned():
             tracing.flush(batch)
         outbox.flush(batch=batch)
     except writes.GuardFailed:
+        if continuation is not None:
+            continuation.drop()
         tracing.restore(traces)
         outbox.restore(messages)
         return False
     if snapshot.is_finished:
         announce_outcome(snapshot)  # autocommit: at once
+    elif taken:
+        assert continuation is not None
+        continuation.locked = bool(batch.guarded_results[0])
+        continuation.snapshot = snapshot if _steppable(snapshot) else None
     return True
+
+
+def _steppable(run: FlowRun) -> bool:
+    """Whether a successor run inline may step ``run`` optimistically from this process's copy
+    (what the claim's ``snap`` would have returned for it)."""
+    settings = selinon_settings()
+    return (
+        settings.INLINE_STEPS
+        and run.status == FlowRunStatus.RUNNING
+        and run.next_wakeup_at != PENDING
+        and len((run.state or {}).get("active_nodes", ())) <= settings.INLINE_STEP_MAX_ACTIVE
+    )
 
 
 def _record_fan_in(node_id: str, run_id: str, outcome: Succeeded | Failed) -> None:

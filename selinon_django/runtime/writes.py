@@ -178,6 +178,10 @@ class Batch:
         #: index in ``statements`` of the update that must change exactly one row (see
         #: :meth:`update_where`)
         self.guard_index: int | None = None
+        #: expressions evaluated once the guard changed a row (see :meth:`when_guarded`), and
+        #: their values after :meth:`execute`
+        self.guarded_calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.guarded_results: list[Any] = []
 
     def insert(self, model: type[Model], objs: Sequence[Model]) -> None:
         if not objs:
@@ -258,6 +262,15 @@ class Batch:
             sql += " RETURNING 1"
         self.statements.append((sql, all_params))
 
+    def when_guarded(self, expression: str, params: Sequence[Any]) -> None:
+        """Evaluate an SQL expression with side effects (an advisory lock's call) in the guarded
+        statement, only when its guard changed a row: the statement does all or nothing, these
+        calls included (session advisory locks ignore a rollback, so they cannot simply run first).
+        Their values are in :attr:`guarded_results` after :meth:`execute`."""
+        if self.guard_index is None:
+            raise ValueError("when_guarded needs a guarded batch (update_where with guard=True first)")
+        self.guarded_calls.append((expression, tuple(params)))
+
     def execute(self, returning: tuple[type[Model], Sequence[Model]] | None = None) -> list[Any]:
         """Send the collected writes, plus ``returning`` (rows to insert whose primary keys are
         returned); returns those keys."""
@@ -300,14 +313,17 @@ class Batch:
         rows the guard changed: zero raises ``division_by_zero``, which undoes the statement."""
         statements, self.statements = self.statements, []
         guard, self.guard_index = self.guard_index, None
+        calls, self.guarded_calls = self.guarded_calls, []
         if returning is not None:
             statements.append(_insert_sql(*returning, returning=True))
         if sum(len(ps) for _, ps in statements) > MAX_PARAMS:
             raise GuardFailed("too many writes for one statement")  # the caller's locked path splits them
         clauses = ", ".join(f"w{i} AS ({s})" for i, (s, _) in enumerate(statements))
         ids = f"ARRAY(SELECT * FROM w{len(statements) - 1})" if returning is not None else "NULL"
-        sql = f"WITH {clauses} SELECT 1 / (SELECT count(*)::int FROM w{guard}), {ids}"
-        params = tuple(p for _, ps in statements for p in ps)
+        # CASE evaluates a call only when the guard changed a row (else the division fails)
+        extra = "".join(f", CASE WHEN (SELECT count(*) FROM w{guard}) > 0 THEN {e} END" for e, _ in calls)
+        sql = f"WITH {clauses} SELECT 1 / (SELECT count(*)::int FROM w{guard}), {ids}{extra}"
+        params = tuple(p for _, ps in [*statements, *calls] for p in ps)
         with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
             try:
                 cursor.execute(sql, params)
@@ -316,6 +332,7 @@ class Batch:
                     raise GuardFailed from error
                 raise
             row = cursor.fetchone()
+        self.guarded_results = list(row[2:])
         return list(row[1] or []) if returning is not None else []
 
 
