@@ -46,6 +46,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_positive_int(value: Any) -> bool:
+    return _is_int(value) and value >= 1
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
@@ -66,6 +70,8 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "START_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
     "RUN_SUCCESSORS_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
     "INLINE_SUCCESSORS_MAX": ("an integer", _is_int),
+    "TASKS_PER_MESSAGE": ("an integer >= 1", _is_positive_int),
+    "MESSAGES_PER_STEP_MIN": ("an integer >= 1", _is_positive_int),
     "TRACE_DATABASE": ("a boolean", lambda v: isinstance(v, bool)),
     "INLINE_STEP_MAX_ACTIVE": ("an integer", _is_int),
     "LOST_TASK_RETRIES": ("an integer", _is_int),

@@ -54,6 +54,13 @@ class SelinonSettings:
     #: goes through the broker, as in Selinon.
     RUN_SUCCESSORS_INLINE: bool = True
     INLINE_SUCCESSORS_MAX: int = 16
+    #: a step starting many tasks on one queue (a big foreach) sends up to this many in one
+    #: message, while it still sends at least MESSAGES_PER_STEP_MIN messages (so at least that
+    #: many workers share them); the worker runs them one after the other, each with its own row,
+    #: claim and outcome. 1: a message per task, as in Selinon. Tasks with a countdown, priority,
+    #: rate limit or time limits always get their own message.
+    TASKS_PER_MESSAGE: int = 8
+    MESSAGES_PER_STEP_MIN: int = 64
     #: write trace events as TraceEventRecord rows
     TRACE_DATABASE: bool = True
     #: seconds between two sweeps (lost messages, due safety-net wake-ups) in each worker; 0: off

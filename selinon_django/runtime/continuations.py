@@ -1,6 +1,8 @@
 """A chain's next task run by the worker process that finished the task before it.
 
-A hop through the broker costs a publish, the broker's round trip, the worker's hand-over to a
+Two ways one Celery message runs several nodes, both here.
+
+**Inline successors.** A hop through the broker costs a publish, the broker's round trip, the worker's hand-over to a
 pool process and a claim statement - for a no-op task several times the task itself. When a
 finishing task's own step starts a successor that this very worker would take from the same
 queue anyway, the envelope can *continue* with it instead: the statement that records the
@@ -20,6 +22,14 @@ What stays true:
   without countdown, priority, rate limit or time limits, and only when the message itself has
   no time limit (Celery's limit covers the whole message); at most ``INLINE_SUCCESSORS_MAX`` in
   a row, then the next one is published. Revoking a carried node revokes its carrier.
+
+**Batched messages.** A step that starts many tasks on one queue (a foreach of thousands) sends
+them ``TASKS_PER_MESSAGE`` to a message (:func:`tasks_per_message`): the message is its first
+node's, and lists the others (:data:`BATCH_KEY`); the envelope serves each in turn exactly as it
+would serve its own message (claim, run, record), with ``carried_by`` set to the message. Each
+node keeps its own row, statuses and times; the broker and Celery's per-message work are paid
+once per message. A message delivered again walks its list again: finished nodes are dropped,
+one whose process died takes the lost-worker path, the rest run.
 """
 from __future__ import annotations
 
@@ -51,15 +61,7 @@ class Continuation:
 
     def accepts(self, task: Task, options: dict[str, Any]) -> bool:
         """Whether this successor may run here (``options``: its message's ``apply_async`` options)."""
-        return (
-            self.node_id is None
-            and options.get("queue") == self.queue
-            and not options.get("countdown")
-            and options.get("priority") is None
-            and task.time_limit is None
-            and task.soft_time_limit is None
-            and not task.rate_limit
-        )
+        return self.node_id is None and options.get("queue") == self.queue and may_share_a_message(task, options)
 
     def take(self, node_id: str, kwargs: dict[str, Any]) -> None:
         self.node_id, self.kwargs = node_id, kwargs
@@ -75,6 +77,51 @@ class Continuation:
         if self.depth + 1 >= selinon_settings().INLINE_SUCCESSORS_MAX:
             return None
         return Continuation(self.queue, self.hostname, self.carrier, self.depth + 1)
+
+
+def may_share_a_message(task: Task, options: dict[str, Any]) -> bool:
+    """Whether a task may run under another task's message: nothing about it that Celery applies
+    per message (a countdown, a priority, time limits; a rate limit spaces its own messages)."""
+    return (
+        not options.get("countdown")
+        and options.get("priority") is None
+        and task.time_limit is None
+        and task.soft_time_limit is None
+        and not task.rate_limit
+    )
+
+
+#: the key of a message's kwargs listing the nodes it carries after its own
+BATCH_KEY = "batch"
+
+
+def tasks_per_message(count: int) -> int:
+    """How many of ``count`` tasks started by one step on one queue go in one message: up to
+    ``TASKS_PER_MESSAGE``, while the step still sends at least ``MESSAGES_PER_STEP_MIN``
+    messages (so at least that many workers can share the tasks)."""
+    from selinon_django.conf import selinon_settings
+
+    settings = selinon_settings()
+    return max(1, min(settings.TASKS_PER_MESSAGE, count // max(1, settings.MESSAGES_PER_STEP_MIN)))
+
+
+def batch_item(node_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What a message carrying a node after its own says of it (the rest is the message's)."""
+    return {"id": node_id, "task_name": kwargs["task_name"], "parent": kwargs["parent"],
+            "node_args": kwargs["node_args"]}
+
+
+def unbatched(node_id: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+    """A message's own node's kwargs, and ``(node id, kwargs)`` of each node it carries after it."""
+    own = {key: value for key, value in kwargs.items() if key != BATCH_KEY}
+    carried = [
+        (item["id"], {**own, "task_name": item["task_name"], "parent": item["parent"], "node_args": item["node_args"]})
+        for item in kwargs.get(BATCH_KEY) or ()
+    ]
+    for _, item_kwargs in carried:  # the message's own counters are its own node's
+        for counter in ("attempt", "retried_count", "user_retries", "lost"):
+            item_kwargs.pop(counter, None)
+    return own, carried
 
 
 def offer(*, queue: str | None, hostname: str, carrier: str, time_limited: bool) -> Continuation | None:

@@ -28,7 +28,13 @@ from selinon_django.engine.state import FlowState
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
 from selinon_django.runtime import migrating, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
-from selinon_django.runtime.continuations import Continuation
+from selinon_django.runtime.continuations import (
+    BATCH_KEY,
+    Continuation,
+    batch_item,
+    may_share_a_message,
+    tasks_per_message,
+)
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
 from selinon_django.runtime.ports import DatabasePorts, NeedsLock
 from selinon_django.runtime.rate_limits import rate_limited_countdown as rated_countdown
@@ -160,6 +166,9 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
     now = timezone.now()
     node_rows: list[NodeRun] = []
     child_runs: list[FlowRun] = []
+    # task messages: (kwargs, options); the shareable ones may go several to a message
+    shareable: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    alone: list[tuple[dict[str, Any], dict[str, Any]]] = []
     root_id = run.root_run_id or run.pk
     for start in result.starts:
         if isinstance(start, ReuseTask):
@@ -193,7 +202,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                 node.carried_by = continuation.carrier
                 continuation.take(start.id, kwargs)
                 continue
-            outbox.enqueue(NODE_TASK, kwargs, recorded=True, **task_options)  # recorded: the row (sent) above
+            (shareable if may_share_a_message(task, task_options) else alone).append((kwargs, task_options))
         elif isinstance(start, StartFlow):
             node_rows.append(
                 NodeRun(
@@ -226,6 +235,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
             )
     batch.insert(FlowRun, child_runs)
     batch.insert(NodeRun, node_rows)
+    _enqueue_tasks(alone, shareable)
 
     state = result.state.to_dict()
     if result.node_args != node_args_before or NODE_ARGS_KEY in (run.state or {}):
@@ -286,6 +296,26 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
             return
         batch.execute()  # the parent's step (woken below, maybe inline) reads this run's row
         finish_run_side_effects(run)
+
+
+def _enqueue_tasks(alone: list[tuple[dict[str, Any], dict[str, Any]]],
+                   shareable: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    """The messages of the tasks a step started (recorded: their node-run rows say ``sent``);
+    shareable tasks on one queue go several to a message when there are many of them (see
+    :mod:`~selinon_django.runtime.continuations`)."""
+    for kwargs, options in alone:
+        outbox.enqueue(NODE_TASK, kwargs, recorded=True, **options)
+    by_queue: dict[Any, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for message in shareable:
+        by_queue.setdefault(message[1].get("queue"), []).append(message)
+    for messages in by_queue.values():
+        size = tasks_per_message(len(messages))
+        for start in range(0, len(messages), size):
+            (kwargs, options), *carried = messages[start:start + size]
+            if carried:
+                kwargs = {**kwargs, BATCH_KEY: [batch_item(c_options["task_id"], c_kwargs)
+                                                for c_kwargs, c_options in carried]}
+            outbox.enqueue(NODE_TASK, kwargs, recorded=True, **options)
 
 
 def finish_run_side_effects(run: FlowRun) -> None:

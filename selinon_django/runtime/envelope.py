@@ -110,17 +110,30 @@ def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "", 
 
     ``queue``: the queue the message came from, and ``time_limited``: whether Celery limits its
     time - on PostgreSQL, successors on that queue may run here at once when the message has no
-    time limit (see :mod:`~selinon_django.runtime.continuations`). The result is the message's
-    own node's, or the last successor's run after it.
+    time limit (see :mod:`~selinon_django.runtime.continuations`). The nodes the message carries
+    after its own (a batched message) are served next, one by one, as their own messages would
+    be. The result is the message's own node's.
     """
+    own, carried = continuations.unbatched(node_id, kwargs)
+    result = _serve(node_id, own, hostname, queue, time_limited, walked=[item_id for item_id, _ in carried])
+    for item_id, item_kwargs in carried:
+        _serve(item_id, item_kwargs, hostname, queue, time_limited, carrier=node_id)
+    return result
+
+
+def _serve(node_id: str, kwargs: dict[str, Any], hostname: str, queue: str | None, time_limited: bool, *,
+           carrier: str | None = None, walked: list[str] | None = None) -> EnvelopeResult:
+    """One node of a message (``carrier``: the message's node when it is not this one; ``walked``:
+    the nodes the message carries, served next)."""
     if connection.vendor == "postgresql":
-        offer = continuations.offer(queue=queue, hostname=hostname, carrier=node_id, time_limited=time_limited)
-        return _handle_on_postgresql(node_id, kwargs, hostname, offer)
+        offer = continuations.offer(queue=queue, hostname=hostname, carrier=carrier or node_id,
+                                    time_limited=time_limited)
+        return _handle_on_postgresql(node_id, kwargs, hostname, offer, carrier=carrier, walked=walked)
     with node_lock(node_id) as acquired:
         if not acquired:
             _resend(node_id, kwargs, countdown=BUSY_RECHECK)
             return EnvelopeResult("busy")
-        return _claim_and_run(node_id, kwargs, hostname)
+        return _claim_and_run(node_id, kwargs, hostname, carrier=carrier)
 
 
 #: lock the node id, read the row and, when this message is the node's next attempt, mark it
@@ -133,8 +146,9 @@ WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
 ul AS MATERIALIZED (SELECT pg_advisory_unlock(%(previous)s) AS released),
 cur AS (SELECT status, attempts, flow_run_id FROM {table} WHERE id = %(id)s),
 upd AS (
-    UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s, carried_by = NULL,
-        started_at = %(now)s, updated_at = %(now)s, received_at = COALESCE(n.received_at, %(now)s)
+    UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s,
+        carried_by = %(carrier)s, started_at = %(now)s, updated_at = %(now)s,
+        received_at = COALESCE(n.received_at, %(now)s)
     FROM lk
     WHERE lk.got AND n.id = %(id)s AND n.attempts = %(expected)s AND n.status <> ALL(%(finished)s)
     RETURNING n.id
@@ -209,13 +223,14 @@ _held = _HeldLock()
 
 
 def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
-                          offer: continuations.Continuation | None = None) -> EnvelopeResult:
+                          offer: continuations.Continuation | None = None, *, carrier: str | None = None,
+                          walked: list[str] | None = None) -> EnvelopeResult:
     key = _lock_key(node_id)
     expected = int(kwargs.get("attempt", 0))
     settings = selinon_settings()
     params: dict[str, Any] = {
         "key": key, "previous": _held.take(), "id": node_id, "started": NodeRunStatus.STARTED.value,
-        "worker": hostname[:255],
+        "worker": hostname[:255], "carrier": carrier,
         "now": timezone.now(), "expected": expected, "finished": _FINISHED,
         "running": FlowRunStatus.RUNNING.value, "pending": PENDING,
         "snapshot_limit": settings.INLINE_STEP_MAX_ACTIVE if settings.INLINE_STEPS else -1,
@@ -237,8 +252,9 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
             return EnvelopeResult("unknown")
         if status in NODE_FINISHED_STATUSES:
             # a duplicate, or this message delivered again after its process died while it
-            # ran successors inline: those get messages of their own
-            _resume_carried(node_id, run_id)
+            # ran nodes it carries: those get messages of their own (the ones it lists are served next)
+            if carrier is None:
+                _resume_carried(node_id, run_id, walked or [])
             return EnvelopeResult("duplicate", status)
         if started:
             snapshot, big = _snapshot(run_fields, run_values)
@@ -253,7 +269,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
                                       continuation=following)
                 offer = following
         else:
-            result = _claim_and_run(node_id, kwargs, hostname)  # not this message's attempt: classify it
+            result = _claim_and_run(node_id, kwargs, hostname, carrier=carrier)  # not this attempt: classify it
         return result
     finally:
         if held is not None:
@@ -263,14 +279,16 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
                 _unlock(held, node_id)
 
 
-def _resume_carried(node_id: str, run_id: str) -> None:
-    """Publish a message for each node this message carried (ran inline) whose process died
-    while it ran: ``started``, and its advisory lock free (a live process holds it).
+def _resume_carried(node_id: str, run_id: str, walked: list[str]) -> None:
+    """Publish a message for each node this message carried whose process died while it ran:
+    ``started``, and its advisory lock free (a live process holds it). Nodes the message lists
+    (``walked``) are left to its walk.
 
     Its next delivery finds it started by an attempt that never ended and takes the
     lost-worker path (:func:`_claim_and_run`). Runs only for deliveries of finished nodes.
     """
-    carried = NodeRun.objects.filter(flow_run_id=run_id, carried_by=node_id, status=NodeRunStatus.STARTED).values(
+    carried = NodeRun.objects.filter(flow_run_id=run_id, carried_by=node_id, status=NodeRunStatus.STARTED).exclude(
+        pk__in=walked).values(
         "id", "name", "parent", "node_args", "attempts", "flow_run__flow_name", "flow_run__revision_id",
     )
     for row in carried:
@@ -300,7 +318,8 @@ def _resend(node_id: str, kwargs: dict[str, Any], *, countdown: float | None) ->
     outbox.publish([outbox.Message(NODE_TASK, kwargs, {"task_id": node_id, "queue": queue, "countdown": countdown})])
 
 
-def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> EnvelopeResult:
+def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
+                   carrier: str | None = None) -> EnvelopeResult:
     """Claim, run, record. The message's counters (all default 0):
 
     ``attempt`` - the node's ``attempts`` when the message was issued (an older message is a
@@ -344,7 +363,7 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str) -> Envel
         now = timezone.now()
         update: dict[str, Any] = {"status": NodeRunStatus.STARTED, "attempts": node["attempts"] + 1,
                                   "worker": hostname[:255], "started_at": now, "updated_at": now,
-                                  "carried_by": None}  # its own message runs it now
+                                  "carried_by": carrier}  # the message that runs it now
         if node["received_at"] is None:
             update["received_at"] = now
         NodeRun.objects.filter(pk=node_id).update(**update)

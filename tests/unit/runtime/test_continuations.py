@@ -31,7 +31,7 @@ tasks:
   - {{name: C, import: tests.integration.tasks, classname: Noop}}
   - {{name: Elsewhere, import: tests.integration.tasks, classname: Noop, queue: other_tasks}}
   - {{name: Limited, import: tests.integration.tasks, classname: Noop, time_limit: 30}}
-flows: [chain, fork, routed, limited]
+flows: [chain, fork, routed, limited, fan]
 """
 FLOWS = """\
 flow-definitions:
@@ -52,6 +52,12 @@ flow-definitions:
     edges:
       - {from: [], to: [A]}
       - {from: [A], to: [Limited]}
+  - name: fan
+    edges:
+      - from: []
+        to: [A]
+        foreach: {import: tests.integration.tasks, function: items}
+      - {from: [A], to: [B]}
 """
 
 
@@ -207,26 +213,31 @@ def test_a_duplicate_of_the_carrier_leaves_a_carried_node_a_live_process_runs(
     assert [m.options["task_id"] for m in broker.queue] == [b]
 
 
+@pytest.fixture
+def revoked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """What ``cancel_flow`` asks Celery to revoke: ``(task ids, terminate)``."""
+    calls: list[Any] = []
+
+    class Control:
+        def revoke(self, ids: Any, terminate: bool = False) -> None:
+            calls.append((ids, terminate))
+
+    class App:
+        control = Control()
+
+    monkeypatch.setattr("selinon_django.runtime.api.get_celery_app", lambda: App())
+    return calls
+
+
 def test_cancel_revokes_the_carrier_of_a_node_running_inline(
-    broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+    broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch, revoked: list[Any]
 ) -> None:
     run_id = run_flow("chain")
     first = broker.take("A")
     crash_in("B", monkeypatch)
     with pytest.raises(Crash):
         deliver(first)
-    revoked: list[Any] = []
-
-    class Control:
-        def revoke(self, ids: Any, terminate: bool = False) -> None:
-            revoked.append((ids, terminate))
-
-    class App:
-        control = Control()
-
-    monkeypatch.setattr("selinon_django.runtime.api.get_celery_app", lambda: App())
-    with django_capture_on_commit_callbacks(execute=True):
-        cancel_flow(run_id)
+    cancel_flow(run_id)
     assert revoked == [([first.options["task_id"]], True)]
 
 
@@ -236,3 +247,92 @@ def _dsn() -> str:
         dbname=settings["NAME"], user=settings["USER"], password=settings["PASSWORD"] or None,
         host=settings["HOST"] or None, port=settings["PORT"] or None,
     )
+
+
+# --- batched messages -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batching(settings: Any) -> None:
+    settings.SELINON_DJANGO = {**getattr(settings, "SELINON_DJANGO", {}), "TASKS_PER_MESSAGE": 4,
+                               "MESSAGES_PER_STEP_MIN": 10}
+
+
+def carried(message: outbox.Message) -> list[str]:
+    """The nodes a message runs: its own, then the ones it lists."""
+    return [message.options["task_id"], *(item["id"] for item in message.kwargs.get("batch", ()))]
+
+
+@pytest.mark.parametrize("count, per_message", [(40, 4), (30, 3), (19, 1)])
+def test_a_big_foreach_sends_several_tasks_to_a_message(
+    broker: CapturedBroker, batching: None, count: int, per_message: int
+) -> None:
+    """Up to TASKS_PER_MESSAGE to a message, while at least MESSAGES_PER_STEP_MIN messages go."""
+    run_id = run_flow("fan", {"count": count})
+    messages = list(broker.queue)
+    assert {len(carried(m)) for m in messages[:-1]} == {per_message}
+    assert sorted(i for m in messages for i in carried(m)) == sorted(
+        NodeRun.objects.filter(flow_run_id=run_id).values_list("id", flat=True))
+    assert all("batch" not in item for m in messages for item in m.kwargs.get("batch", ()))
+
+
+def test_a_batched_message_runs_each_of_its_nodes_as_its_own_message_would(
+    broker: CapturedBroker, batching: None
+) -> None:
+    run_id = run_flow("fan", {"count": 40})
+    message = broker.take()
+    own, *others = carried(message)
+    deliver(message)
+    rows = {row.pk: row for row in NodeRun.objects.filter(pk__in=[own, *others])}
+    assert all(row.status == "succeeded" and row.attempts == 1 and row.worker == "w1" for row in rows.values())
+    assert rows[own].carried_by is None and {rows[i].carried_by for i in others} == {own}
+    assert all(row.started_at is not None and row.finished_at is not None for row in rows.values())
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+    assert NodeRun.objects.filter(flow_run_id=run_id, status="succeeded").count() == 80  # 40 A, a B after each
+
+
+def test_a_batched_message_delivered_again_after_its_process_died_resumes_its_list(
+    broker: CapturedBroker, batching: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = run_flow("fan", {"count": 40})
+    message = broker.take()
+    first, second, third, fourth = carried(message)
+    calls: list[str] = []
+    original = envelope.run_attempt
+
+    def run_attempt(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["task_id"] in (first, second, third, fourth):
+            calls.append(kwargs["task_id"])
+            if calls == [first, second, third]:
+                raise Crash  # the process dies in the third node
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(envelope, "run_attempt", run_attempt)
+    with pytest.raises(Crash):
+        deliver(message)
+    statuses = dict(NodeRun.objects.filter(pk__in=[first, second, third, fourth]).values_list("id", "status"))
+    assert statuses == {first: "succeeded", second: "succeeded", third: "started", fourth: "sent"}
+    before = len(broker.queue)
+    assert deliver(message).action == "duplicate"  # the message comes back
+    assert calls[3:] == [fourth]  # the two finished nodes are not run again; the dead one is not either
+    [lost] = list(broker.queue)[before:]  # ... it gets a message of its own (lost-worker path)
+    assert lost.options["task_id"] == third and "batch" not in lost.kwargs
+    broker.queue.remove(lost)
+    deliver(lost)
+    assert NodeRun.objects.get(pk=third).attempts == 2 and NodeRun.objects.get(pk=third).status == "succeeded"
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+
+
+def test_nodes_of_a_batched_message_cancelled_before_their_turn_do_not_run(
+    broker: CapturedBroker, batching: None, monkeypatch: pytest.MonkeyPatch, revoked: list[Any]
+) -> None:
+    run_id = run_flow("fan", {"count": 40})
+    message = broker.take()
+    cancel_flow(run_id)
+    ran: list[str] = []
+    monkeypatch.setattr(envelope, "run_attempt", lambda *a, **k: ran.append(k["task_id"]))
+    deliver(message)
+    assert ran == []
+    assert set(NodeRun.objects.filter(pk__in=carried(message)).values_list("status", flat=True)) == {"revoked"}
