@@ -58,7 +58,9 @@ def serve_all(stats: dict[str, list[tuple[int, float]]]) -> None:
                                           reason=kwargs.get("reason", "wakeup"))
                 kind = "dispatcher"
             else:
-                envelope.handle_message(message.options["task_id"], message.kwargs, hostname="profile")
+                # as a worker consuming the message's queue serves it (successors may run inline)
+                envelope.handle_message(message.options["task_id"], message.kwargs, hostname="profile",
+                                        queue=message.options.get("queue"))
                 kind = "task"
             elapsed = time.perf_counter() - start
         stats[kind].append((len(queries), elapsed))

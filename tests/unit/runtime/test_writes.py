@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from django.db import connection, transaction
 
-from selinon_django.models import FlowRun, NodeRun, OutboxMessage
+from selinon_django.models import FlowRun, NodeRun, OutboxMessage, TraceEventRecord
 from selinon_django.models.runs import FlowRunStatus
-from selinon_django.runtime import writes
+from selinon_django.runtime import tracing, writes
 
 pytestmark = [
     pytest.mark.django_db,
@@ -98,9 +98,9 @@ def test_thousands_of_node_runs_are_copied_inside_a_transaction(run: FlowRun) ->
     assert stored.created_at is not None and NodeRun.objects.filter(flow_run_id=run.pk).count() == count
 
 
-def test_rows_go_as_arrays_and_come_back_as_they_were(run: FlowRun) -> None:
-    """Every column type of a node run survives the trip through ``unnest`` (JSON, NULLs, flags,
-    numbers, times), and two batches of different sizes share one statement text."""
+def test_rows_come_back_as_they_were(run: FlowRun) -> None:
+    """Every column type of a node run survives the trip through ``jsonb_to_recordset`` (JSON,
+    NULLs, flags, numbers, times), and two batches of different sizes share one statement text."""
     from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
@@ -124,14 +124,30 @@ def test_rows_go_as_arrays_and_come_back_as_they_were(run: FlowRun) -> None:
         None, True, 1.5, 1, now)
 
 
-def test_row_arrays_go_in_binary_format(run: FlowRun) -> None:
-    """psycopg's text format escapes every array element with a regular expression (a big step's
-    trace rows took four times longer): Django's connections send the columns in binary."""
-    from psycopg import pq
-    from psycopg.adapt import PyFormat
+def test_rows_go_as_one_parameter_and_keep_every_value(run: FlowRun) -> None:
+    """The rows of an insert go as one JSON parameter (psycopg's dumping of an array per column,
+    element by element, had cost more than the statement): texts with quotes, backslashes and
+    non-ASCII letters, JSON values that are strings, lists or null, and SQL NULLs survive."""
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
-    connection.ensure_connection()
-    array = writes._BinaryArray(["x", None])
-    assert connection.connection.adapters.get_dumper(type(array), PyFormat.AUTO).format == pq.Format.BINARY
-    # other lists as they were
-    assert connection.connection.adapters.get_dumper(list, PyFormat.AUTO).format == pq.Format.TEXT
+    odd = 'it\'s "quoted" \\ back\\slash, ünïcode, ✓, tab\tand newline\n'
+    now = timezone.now()
+    nodes = [
+        NodeRun(id="j1", flow_run_id=run.pk, name=odd, node_args=odd, result=[1, None, {"k": odd}], parent=None,
+                exception=odd, started_at=now),
+        NodeRun(id="j2", flow_run_id=run.pk, name="B", node_args=None, result={"": ""}, parent={"A": ["j1"]}),
+    ]
+    batch = writes.Batch()
+    batch.insert(NodeRun, nodes)
+    batch.insert_rows(TraceEventRecord, tracing.COLUMNS, [(run.pk, "j1", "TASK_START", {"note": odd}, now)])
+    with CaptureQueriesContext(connection) as queries:
+        batch.execute()
+    [statement] = queries.captured_queries
+    assert statement["sql"].count("jsonb_to_recordset") == 2
+    first, second = NodeRun.objects.get(pk="j1"), NodeRun.objects.get(pk="j2")
+    assert (first.name, first.node_args, first.result, first.exception, first.started_at) == (
+        odd, odd, [1, None, {"k": odd}], odd, now)
+    assert (second.node_args, second.result, second.parent, second.started_at) == (None, {"": ""}, {"A": ["j1"]}, None)
+    event = TraceEventRecord.objects.get(node_run_id="j1")
+    assert (event.details, event.created_at) == ({"note": odd}, now)
