@@ -34,6 +34,17 @@ def test_chain_of_five(live_workers: Any, load_flows: Any) -> None:
     assert events["TASK_SCHEDULE"] == 5
     assert events["TASK_START"] == 5
     assert events["FLOW_END"] == 1
+    # T1's message ran the whole chain in one worker process (RUN_SUCCESSORS_INLINE): each node still
+    # has its own row, started and finished in turn
+    from selinon_django.models import NodeRun
+
+    nodes = {n.name: n for n in NodeRun.objects.filter(flow_run_id=run_id)}
+    assert nodes["T1"].carried_by is None
+    assert {nodes[f"T{i}"].carried_by for i in range(2, 6)} == {nodes["T1"].pk}
+    assert len({n.worker for n in nodes.values()}) == 1
+    ends = [nodes[f"T{i}"].finished_at for i in range(1, 6)]
+    starts = [nodes[f"T{i}"].started_at for i in range(1, 6)]
+    assert all(ends[i] <= starts[i + 1] for i in range(4))
 
 
 def test_subflow_with_propagation(live_workers: Any, load_flows: Any) -> None:

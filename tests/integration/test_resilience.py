@@ -36,6 +36,14 @@ def test_foreach_of_a_thousand(live_workers: Any, load_flows: Any) -> None:
     assert run.status == "succeeded"
     assert node_counts(run_id) == Counter({("Item", "succeeded"): 1000})
     assert len(run.state["finished_nodes"]["Item"]) == 1000
+    # 8 to a message (TASKS_PER_MESSAGE): 125 messages, each its own node and 7 it carried
+    from selinon_django.models import NodeRun
+
+    items = NodeRun.objects.filter(flow_run_id=run_id)
+    carriers = Counter(items.exclude(carried_by=None).values_list("carried_by", flat=True))
+    assert len(carriers) == 125 and set(carriers.values()) == {7}
+    assert set(items.filter(carried_by=None).values_list("id", flat=True)) == set(carriers)
+    assert set(items.values_list("attempts", flat=True)) == {1}
 
 
 def test_hundred_flows_at_once(live_workers: Any, load_flows: Any) -> None:
@@ -59,6 +67,8 @@ def test_sigkill_of_the_worker_running_a_task(live_workers: Any, load_flows: Any
     sleeping = _wait_started(run_id, "Sleep")
     task_worker = next(w for w in live_workers.workers if "selinon_tasks" in w.queues)
     assert sleeping.worker == task_worker.hostname
+    # Sleep runs inline under T1's message: the kill is found when T1's message comes back
+    assert sleeping.carried_by == NodeRun.objects.get(flow_run_id=run_id, name="T1").pk
     task_worker.kill()  # the whole worker: main process and the child running Sleep
     live_workers.workers.remove(task_worker)
     live_workers.start(TASK_QUEUES, concurrency=2)  # its message comes back after the visibility timeout
