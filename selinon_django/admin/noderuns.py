@@ -50,7 +50,7 @@ class NodeRunAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator  # no COUNT(*) of a huge unfiltered table per page
     ordering = ("-created_at",)
-    fields = ("id", "name", "kind", "status_label", "run_link", "flow_name", "attempts", "worker",
+    fields = ("id", "name", "kind", "status_label", "run_link", "flow_name", "attempts", "worker", "carried_by",
               "is_fallback", "is_nowait", "times", "parent_json", "node_args_json", "result_text", "exception",
               "traceback_text")
     readonly_fields = fields

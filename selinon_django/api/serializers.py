@@ -376,8 +376,8 @@ class NodeRunSerializer(serializers.ModelSerializer[NodeRun]):
     class Meta:
         model = NodeRun
         fields = ("id", "flow_run", "flow_name", "flow_run_url", "name", "kind", "status", "parent", "node_args",
-                  "result", "result_storage", "exception", "traceback", "attempts", "worker", "countdown",
-                  "is_fallback", "is_nowait", "created_at", "sent_at", "received_at", "started_at",
+                  "result", "result_storage", "exception", "traceback", "attempts", "worker", "carried_by",
+                  "countdown", "is_fallback", "is_nowait", "created_at", "sent_at", "received_at", "started_at",
                   "finished_at")
         read_only_fields = fields
 

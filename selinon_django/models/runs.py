@@ -234,7 +234,11 @@ class NodeRun(models.Model):
     #: the Celery task (message) this node ran under when it ran inline, right after the node
     #: before it, in the same worker process (see ``RUN_SUCCESSORS_INLINE``); None: its own
     #: message, whose task id is ``id``. Revoking a node's task revokes this one.
-    carried_by = models.CharField(max_length=255, null=True, blank=True)
+    carried_by = models.CharField(
+        max_length=255, null=True, blank=True,
+        help_text="The Celery task this node ran under when not its own (run inline after the node before it, "
+                  "or listed in a message that carried several nodes).",
+    )
     countdown = models.FloatField(null=True, blank=True)
     is_fallback = models.BooleanField(default=False)
     is_nowait = models.BooleanField(default=False)

@@ -115,6 +115,11 @@ def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "", 
     be. The result is the message's own node's.
     """
     own, carried = continuations.unbatched(node_id, kwargs)
+    if time_limited and carried:
+        # Celery's limit is the message's: the nodes it lists get messages of their own
+        for item_id, item_kwargs in carried:
+            _resend(item_id, item_kwargs, countdown=None)
+        carried = []
     result = _serve(node_id, own, hostname, queue, time_limited, walked=[item_id for item_id, _ in carried])
     for item_id, item_kwargs in carried:
         _serve(item_id, item_kwargs, hostname, queue, time_limited, carrier=node_id)

@@ -336,3 +336,21 @@ def test_nodes_of_a_batched_message_cancelled_before_their_turn_do_not_run(
     deliver(message)
     assert ran == []
     assert set(NodeRun.objects.filter(pk__in=carried(message)).values_list("status", flat=True)) == {"revoked"}
+
+
+def test_a_batched_message_with_a_time_limit_sends_its_list_as_messages_of_their_own(
+    broker: CapturedBroker, batching: None
+) -> None:
+    """A worker started with ``--time-limit`` limits the whole message: it runs its own node only."""
+    run_id = run_flow("fan", {"count": 40})
+    message = broker.take()
+    own, *others = carried(message)
+    before = len(broker.queue)
+    deliver(message, time_limited=True)
+    sent = list(broker.queue)[before:]
+    assert [m.options["task_id"] for m in sent if "batch" not in m.kwargs and m.kwargs["task_name"] == "A"] == others
+    statuses = dict(NodeRun.objects.filter(pk__in=[own, *others]).values_list("id", "status"))
+    assert statuses == {own: "succeeded", **{i: "sent" for i in others}}
+    broker.drain()
+    assert FlowRun.objects.get(pk=run_id).status == "succeeded"
+    assert set(NodeRun.objects.filter(pk__in=others).values_list("carried_by", "attempts")) == {(None, 1)}
