@@ -143,6 +143,8 @@ SELINON_DJANGO = {
     "FLOW_DEFINITIONS": os.environ.get("SELINON_FLOW_DEFINITIONS", str(BASE_DIR / "demo_project" / "flows" / "flows")),
     # The Celery runtime's timings (the integration tests shorten them through the environment).
     "INLINE_STEPS": os.environ.get("SELINON_INLINE_STEPS", "1") == "1",
+    "RUN_SUCCESSORS_INLINE": os.environ.get("SELINON_RUN_SUCCESSORS_INLINE", "1") == "1",
+    "TASKS_PER_MESSAGE": int(os.environ.get("SELINON_TASKS_PER_MESSAGE", "16")),
     "SWEEP_INTERVAL": float(os.environ.get("SELINON_SWEEP_INTERVAL", "2")),
     "SWEEP_GRACE": float(os.environ.get("SELINON_SWEEP_GRACE", "5")),
     "LOST_TASK_AFTER": float(os.environ.get("SELINON_LOST_TASK_AFTER", "300")),

@@ -59,8 +59,8 @@ class SelinonSettings:
     #: many workers share them); the worker runs them one after the other, each with its own row,
     #: claim and outcome. 1: a message per task, as in Selinon. Tasks with a countdown, priority,
     #: rate limit or time limits always get their own message.
-    TASKS_PER_MESSAGE: int = 8
-    MESSAGES_PER_STEP_MIN: int = 64
+    TASKS_PER_MESSAGE: int = 16
+    MESSAGES_PER_STEP_MIN: int = 128
     #: write trace events as TraceEventRecord rows
     TRACE_DATABASE: bool = True
     #: seconds between two sweeps (lost messages, due safety-net wake-ups) in each worker; 0: off

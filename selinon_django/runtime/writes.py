@@ -92,8 +92,8 @@ def _rows_json(model: type[Model], columns: Sequence[str], rows: Any) -> str:
 def _json_ready(field: Any, value: Any, connection: Any) -> Any:
     """A model value as :func:`_rows_json` takes it: JSON fields' values as they are (they are
     JSON already), the others as the database takes them (datetimes become ISO text there)."""
-    if value is None or isinstance(field, JSONField) or isinstance(value, datetime):
-        return value
+    if value is None or isinstance(field, JSONField) or isinstance(value, (str, int, float, datetime)):
+        return value  # plain values need no preparation
     return field.get_db_prep_save(value, connection)
 
 

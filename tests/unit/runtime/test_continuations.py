@@ -350,7 +350,7 @@ def test_a_batched_message_with_a_time_limit_sends_its_list_as_messages_of_their
     sent = list(broker.queue)[before:]
     assert [m.options["task_id"] for m in sent if "batch" not in m.kwargs and m.kwargs["task_name"] == "A"] == others
     statuses = dict(NodeRun.objects.filter(pk__in=[own, *others]).values_list("id", "status"))
-    assert statuses == {own: "succeeded", **{i: "sent" for i in others}}
+    assert statuses == {own: "succeeded", **dict.fromkeys(others, "sent")}
     broker.drain()
     assert FlowRun.objects.get(pk=run_id).status == "succeeded"
     assert set(NodeRun.objects.filter(pk__in=others).values_list("carried_by", "attempts")) == {(None, 1)}
