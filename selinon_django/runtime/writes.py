@@ -51,6 +51,12 @@ def _insert_sql(model: type[Model], objs: Sequence[Model], *, returning: bool) -
     return sql, tuple(params)
 
 
+def insert_statement(model: type[Model], objs: Sequence[Model]) -> tuple[str, tuple[Any, ...]]:
+    """``INSERT ... VALUES`` of ``objs`` and its parameters (PostgreSQL), for a caller that
+    completes the statement (an ``ON CONFLICT`` clause, say)."""
+    return _insert_sql(model, objs, returning=False)
+
+
 #: ends the text of an insert whose keys are read back (an SQL comment)
 _RETURNING_MARK = " /* keys */"
 
