@@ -443,8 +443,7 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
             outbox.restore(messages)
             return False
         taken = continuation is not None and continuation.node_id is not None
-        if taken:
-            assert continuation is not None and continuation.node_id is not None
+        if continuation is not None and continuation.node_id is not None:
             batch.when_guarded("pg_try_advisory_lock(%s)", [_lock_key(continuation.node_id)])
             batch.when_guarded("pg_advisory_unlock(%s)", [_lock_key(node_id)])
         if tracing_owned():
@@ -458,8 +457,7 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
         return False
     if snapshot.is_finished:
         announce_outcome(snapshot)  # autocommit: at once
-    elif taken:
-        assert continuation is not None
+    elif taken and continuation is not None:
         continuation.locked = bool(batch.guarded_results[0])
         continuation.snapshot = snapshot if _steppable(snapshot) else None
     return True
