@@ -38,13 +38,18 @@ def test_chain_of_five(live_workers: Any, load_flows: Any) -> None:
     # has its own row, started and finished in turn
     from selinon_django.models import NodeRun
 
+    # (a hop whose optimistic write loses a race, say to a safety-net wake-up on a stalled machine,
+    # publishes its successor instead: that one then carries the rest)
     nodes = {n.name: n for n in NodeRun.objects.filter(flow_run_id=run_id)}
-    assert nodes["T1"].carried_by is None
-    assert {nodes[f"T{i}"].carried_by for i in range(2, 6)} == {nodes["T1"].pk}
-    assert len({n.worker for n in nodes.values()}) == 1
-    ends = [nodes[f"T{i}"].finished_at for i in range(1, 6)]
-    starts = [nodes[f"T{i}"].started_at for i in range(1, 6)]
-    assert all(ends[i] <= starts[i + 1] for i in range(4))
+    chain = [nodes[f"T{i}"] for i in range(1, 6)]
+    assert chain[0].carried_by is None
+    carried = [node for node in chain[1:] if node.carried_by is not None]
+    assert len(carried) >= 3, [(n.name, n.carried_by) for n in chain]
+    for i, node in enumerate(chain[1:], start=1):
+        if node.carried_by is not None:  # carried by the message of an earlier node, on its worker
+            carrier = next(n for n in chain[:i] if n.pk == node.carried_by)
+            assert node.worker == carrier.worker
+    assert all(chain[i].finished_at <= chain[i + 1].started_at for i in range(4))
 
 
 def test_subflow_with_propagation(live_workers: Any, load_flows: Any) -> None:
