@@ -224,15 +224,21 @@ def test_retry_from_failure_keeps_what_succeeded(
     )
 
 
-def test_task_that_kills_its_process_stops_after_its_retries(live_workers: Any, load_flows: Any) -> None:
+@pytest.mark.parametrize("flow", ["crash", "crash_after"])
+def test_task_that_kills_its_process_stops_after_its_retries(live_workers: Any, load_flows: Any, flow: str) -> None:
+    """``crash``: Crash is its message's own node; ``crash_after``: it first runs inline under T1's
+    message, whose redelivery gives it a message of its own."""
     from selinon_django.models import NodeRun
     from selinon_django.runtime.api import run_flow
 
     load_flows()
-    run_id = run_flow("crash", None)
+    run_id = run_flow(flow, None)
     run = wait_finished(run_id, timeout=120, workers=live_workers)
     assert run.status == "failed"
     crash = NodeRun.objects.get(flow_run_id=run_id, name="Crash")
     assert crash.status == "failed"
     assert crash.attempts == 3  # max_retry: 2
     assert "WorkerLostError" in crash.exception
+    if flow == "crash_after":
+        t1 = NodeRun.objects.get(flow_run_id=run_id, name="T1")
+        assert (t1.status, t1.attempts) == ("succeeded", 1)
