@@ -36,6 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from selinon_django.conf import selinon_settings
 from selinon_django.config.model import Task
 
 
@@ -72,8 +73,6 @@ class Continuation:
 
     def next(self) -> Continuation | None:
         """The offer for the successor's own successor (None once the run of inline tasks is long enough)."""
-        from selinon_django.conf import selinon_settings
-
         if self.depth + 1 >= selinon_settings().INLINE_SUCCESSORS_MAX:
             return None
         return Continuation(self.queue, self.hostname, self.carrier, self.depth + 1)
@@ -99,8 +98,6 @@ def tasks_per_message(count: int) -> int:
     """How many of ``count`` tasks started by one step on one queue go in one message: up to
     ``TASKS_PER_MESSAGE``, while the step still sends at least ``MESSAGES_PER_STEP_MIN``
     messages (so at least that many workers can share the tasks)."""
-    from selinon_django.conf import selinon_settings
-
     settings = selinon_settings()
     return max(1, min(settings.TASKS_PER_MESSAGE, count // max(1, settings.MESSAGES_PER_STEP_MIN)))
 
@@ -111,7 +108,7 @@ def batch_item(node_id: str, kwargs: dict[str, Any]) -> dict[str, Any]:
             "node_args": kwargs["node_args"]}
 
 
-def unbatched(node_id: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
+def unbatched(kwargs: dict[str, Any]) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """A message's own node's kwargs, and ``(node id, kwargs)`` of each node it carries after it."""
     own = {key: value for key, value in kwargs.items() if key != BATCH_KEY}
     carried = [
@@ -126,8 +123,6 @@ def unbatched(node_id: str, kwargs: dict[str, Any]) -> tuple[dict[str, Any], lis
 
 def offer(*, queue: str | None, hostname: str, carrier: str, time_limited: bool) -> Continuation | None:
     """The offer for a message from ``queue``, or None when successors must all be published."""
-    from selinon_django.conf import selinon_settings
-
     settings = selinon_settings()
     if not queue or time_limited or not settings.RUN_SUCCESSORS_INLINE or settings.INLINE_SUCCESSORS_MAX < 1:
         return None

@@ -114,7 +114,7 @@ def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "", 
     after its own (a batched message) are served next, one by one, as their own messages would
     be. The result is the message's own node's.
     """
-    own, carried = continuations.unbatched(node_id, kwargs)
+    own, carried = continuations.unbatched(kwargs)
     if time_limited and carried:
         # Celery's limit is the message's: the nodes it lists get messages of their own
         for item_id, item_kwargs in carried:

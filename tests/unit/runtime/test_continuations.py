@@ -157,30 +157,32 @@ def test_the_settings_bound_inline_successors(
     assert FlowRun.objects.get(pk=run_id).status == "succeeded"
 
 
-def crash_in(task_name: str, monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Make the next attempt of ``task_name`` kill its 'process'; returns a list counting crashes."""
+def b_dies_running_inline(broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch) -> tuple[str, outbox.Message]:
+    """Start a chain and deliver A's message, whose 'process' dies in B's first attempt (run inline
+    under it); returns the run id and A's message."""
     crashes: list[int] = []
     original = envelope.run_attempt
 
     def run_attempt(*args: Any, **kwargs: Any) -> Any:
-        if kwargs["task_name"] == task_name and not crashes:
+        if kwargs["task_name"] == "B" and not crashes:
             crashes.append(1)
             raise Crash
         return original(*args, **kwargs)
 
     monkeypatch.setattr(envelope, "run_attempt", run_attempt)
-    return crashes
+    run_id = run_flow("chain")
+    first = broker.take("A")
+    with pytest.raises(Crash):
+        deliver(first)
+    assert crashes == [1]
+    return run_id, first
 
 
 def test_the_carrier_delivered_again_after_its_process_died_resends_the_carried_node(
     broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run_id = run_flow("chain")
-    first = broker.take("A")
-    crashes = crash_in("B", monkeypatch)
-    with pytest.raises(Crash):
-        deliver(first)
-    assert crashes == [1] and not broker.queue
+    run_id, first = b_dies_running_inline(broker, monkeypatch)
+    assert not broker.queue
     assert nodes(run_id)["B"] == ("started", first.options["task_id"], 1, "w1")  # died while running
     assert deliver(first).action == "duplicate"  # the late-acknowledged message comes back
     [resent] = broker.queue
@@ -198,11 +200,7 @@ def test_the_carrier_delivered_again_after_its_process_died_resends_the_carried_
 def test_a_duplicate_of_the_carrier_leaves_a_carried_node_a_live_process_runs(
     broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    run_id = run_flow("chain")
-    first = broker.take("A")
-    crash_in("B", monkeypatch)
-    with pytest.raises(Crash):
-        deliver(first)
+    run_id, first = b_dies_running_inline(broker, monkeypatch)
     b = NodeRun.objects.get(flow_run_id=run_id, name="B").pk
     # another session holds B's lock: a live process runs it
     with psycopg.connect(_dsn(), autocommit=True) as other:
@@ -232,11 +230,7 @@ def revoked(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
 def test_cancel_revokes_the_carrier_of_a_node_running_inline(
     broker: CapturedBroker, monkeypatch: pytest.MonkeyPatch, revoked: list[Any]
 ) -> None:
-    run_id = run_flow("chain")
-    first = broker.take("A")
-    crash_in("B", monkeypatch)
-    with pytest.raises(Crash):
-        deliver(first)
+    run_id, first = b_dies_running_inline(broker, monkeypatch)
     cancel_flow(run_id)
     assert revoked == [([first.options["task_id"]], True)]
 
