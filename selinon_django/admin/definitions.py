@@ -1,4 +1,9 @@
-"""Flows, tasks and storages of the revisions: read-only, a flow page shows its graph."""
+"""Flows, tasks and storages of the revisions: read-only, a flow page shows its graph.
+
+Configuration shown here is masked (:mod:`selinon_django.config.secrets`): a storage's
+connection string or password is no business of a user who may only view definitions, and the
+pages are the same for everyone.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from django.utils.safestring import SafeString
 from selinon_django.admin.graphs import definition_svg
 from selinon_django.admin.readonly import ReadOnlyAdmin
 from selinon_django.admin.runview import pretty_json
+from selinon_django.config.secrets import mask_configuration, mask_secrets
 from selinon_django.models import FlowDefinition, StorageDefinition, TaskDefinition
 
 
@@ -110,7 +116,7 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
                     ", ".join(edge.from_nodes) or "(start)",
                     ", ".join(edge.to_nodes),
                     pretty_json(
-                        {
+                        mask_secrets({
                             k: v
                             for k, v in {
                                 "condition": edge.condition,
@@ -118,7 +124,7 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
                                 "selective": edge.selective,
                             }.items()
                             if v
-                        }
+                        })
                     )
                     if (edge.condition or edge.foreach or edge.selective)
                     else "",
@@ -144,7 +150,7 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
                 (
                     ", ".join(f.nodes),
                     "True" if f.fallback is True else ", ".join(f.fallback),
-                    pretty_json(f.condition) if f.condition else "",
+                    pretty_json(mask_secrets(f.condition)) if f.condition else "",
                 )
                 for f in failures
             ),
@@ -157,7 +163,7 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="options")
     def option_list(self, obj: FlowDefinition) -> SafeString:
-        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(obj.options))
+        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(mask_secrets(obj.options)))
 
 
 @admin.register(TaskDefinition)
@@ -175,7 +181,7 @@ class TaskDefinitionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="options")
     def option_list(self, obj: TaskDefinition) -> SafeString:
-        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(obj.options))
+        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(mask_secrets(obj.options)))
 
 
 @admin.register(StorageDefinition)
@@ -193,8 +199,8 @@ class StorageDefinitionAdmin(ReadOnlyAdmin):
 
     @admin.display(description="configuration")
     def configuration_text(self, obj: StorageDefinition) -> SafeString:
-        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(obj.configuration))
+        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(mask_configuration(obj.configuration)))
 
     @admin.display(description="cache")
     def cache_text(self, obj: StorageDefinition) -> SafeString:
-        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(obj.cache))
+        return format_html('<pre class="selinon-code">{}</pre>', pretty_json(mask_secrets(obj.cache)))

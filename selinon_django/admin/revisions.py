@@ -32,6 +32,7 @@ from selinon_django.config import (
 from selinon_django.graph import configured_style
 from selinon_django.models import ConfigRevision, ConfigSource, FlowDefinition, TaskDefinition
 from selinon_django.revisions import load_revision
+from selinon_django.secret_display import masked_source_text, sees_written_secrets
 
 
 def _count(model: Any) -> Coalesce:
@@ -40,6 +41,9 @@ def _count(model: Any) -> Coalesce:
     )
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
+    """The source files; their literal secrets are masked for users who may only view revisions
+    (:mod:`selinon_django.secret_display`)."""
+
 
 class ConfigSourceInline(admin.StackedInline):
     model = ConfigSource
@@ -47,6 +51,12 @@ class ConfigSourceInline(admin.StackedInline):
     can_delete = False
     fields = ("role", "path", "source")
     readonly_fields = ("role", "path", "source")
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("role", "path", "source" if sees_written_secrets(request.user) else "masked_source")
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.get_fields(request, obj)
+
     verbose_name_plural = "source files (as loaded)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -57,6 +67,10 @@ class ConfigSourceInline(admin.StackedInline):
 
     @admin.display(description="YAML")
     def source(self, obj: ConfigSource) -> SafeString:
+    @admin.display(description="YAML (secrets masked)")
+    def masked_source(self, obj: ConfigSource) -> SafeString:
+        return format_html('<pre class="selinon-code selinon-yaml">{}</pre>', masked_source_text(obj.text))
+
         return format_html('<pre class="selinon-code selinon-yaml">{}</pre>', obj.text)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -17,7 +17,9 @@ from rest_framework import serializers
 
 from selinon_django.conf import selinon_settings
 from selinon_django.config.model import SystemConfig
+from selinon_django.config.secrets import mask_secrets
 from selinon_django.models import ConfigRevision, ConfigSource, FlowRun, NodeRun, TraceEventRecord
+from selinon_django.secret_display import source_text_for
 
 # --- flows -------------------------------------------------------------------------------------
 
@@ -66,7 +68,8 @@ def _condition_text(default: bool, condition: Any) -> str:
 
 
 def flow_detail(revision: ConfigRevision, config: SystemConfig, name: str, options: Any, url: str) -> dict[str, Any]:
-    """The detail of flow ``name``: nodes, edges and failures with their conditions."""
+    """The detail of flow ``name``: nodes, edges and failures with their conditions (secrets in
+    its options, a cache's configuration say, masked)."""
     flow = config.flows[name]
     written: dict[str, Any] = next(
         (f for f in revision.normalised.get("flow-definitions", []) if f.get("name") == name), {}
@@ -82,14 +85,14 @@ def flow_detail(revision: ConfigRevision, config: SystemConfig, name: str, optio
         "revision": revision.number,
         "queue": flow.queue_template or flow.queue or "",
         "url": url,
-        "options": options,
+        "options": mask_secrets(options),
         "nodes": [{"name": node, "kind": config.node_kind(node)} for node in sorted(flow.nodes())],
         "edges": [
             {
                 "index": edge.index,
                 "from_nodes": list(edge.from_),
                 "to_nodes": list(edge.to),
-                "condition": at(written_edges, edge.index).get("condition"),
+                "condition": mask_secrets(at(written_edges, edge.index).get("condition")),
                 "condition_text": _condition_text(edge.condition_default, edge.condition),
                 "foreach": at(written_edges, edge.index).get("foreach"),
                 "selective": at(written_edges, edge.index).get("selective"),
@@ -101,7 +104,7 @@ def flow_detail(revision: ConfigRevision, config: SystemConfig, name: str, optio
                 "index": index,
                 "nodes": list(failure.nodes_order or sorted(failure.nodes)),
                 "fallback": True if failure.fallback is True else list(failure.fallback),
-                "condition": at(written_failures, index).get("condition"),
+                "condition": mask_secrets(at(written_failures, index).get("condition")),
                 "condition_text": _condition_text(failure.condition_default, failure.condition),
             }
             for index, failure in enumerate(flow.failures)
@@ -135,9 +138,18 @@ class RevisionSerializer(serializers.ModelSerializer[ConfigRevision]):
 
 
 class SourceSerializer(serializers.ModelSerializer[ConfigSource]):
+    """A source file; its literal secrets are masked unless the requesting user may add or change
+    revisions (:mod:`selinon_django.secret_display`)."""
+
     class Meta:
         model = ConfigSource
         fields = ("order", "path", "role", "text")
+
+    def to_representation(self, instance: ConfigSource) -> dict[str, Any]:
+        data = dict(super().to_representation(instance))
+        request = self.context.get("request")
+        data["text"] = source_text_for(getattr(request, "user", None), data["text"])
+        return data
 
 
 class RevisionDetailSerializer(RevisionSerializer):
@@ -241,6 +253,10 @@ def _absolute(context: Mapping[str, Any], path: str) -> str:
 class RunSerializer(serializers.ModelSerializer[FlowRun]):
     url = serializers.SerializerMethodField()
     revision = serializers.IntegerField(source="revision.number", read_only=True)
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        # masked after diffing: a changed password still shows its storage as changed
+        return cast(dict[str, Any], mask_secrets(super().to_representation(instance)))
+
     parent_run = serializers.CharField(source="parent_run_id", read_only=True, allow_null=True)
     root_run = serializers.CharField(source="root_run_id", read_only=True, allow_null=True)
     created_by = serializers.SerializerMethodField()

@@ -26,7 +26,7 @@ details) only names that cannot mean anything else count: ``password``, ``secret
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -93,10 +93,15 @@ _NAMED_SECRET = re.compile(
 )
 
 
-@lru_cache(maxsize=4096)
 def is_secret_key(name: str, *, in_section: bool = True) -> bool:
     """Whether the value under key ``name`` is a secret; ``in_section``: the key is inside a
     configuration section, where the broader words count too."""
+    return _is_secret(name, in_section)
+
+
+# positional arguments only: the cache is then C code (trace rows ask this of every key)
+@lru_cache(maxsize=4096)
+def _is_secret(name: str, in_section: bool) -> bool:
     words = [word.lower() for word in _WORDS.findall(name)]
     if not words or words[-1] in _REFERENCE_LAST_WORDS:
         return False
@@ -126,7 +131,7 @@ def mask_url_passwords(text: str) -> str:
 
     def named(match: re.Match[str]) -> str:
         value = match.group("value")
-        if not value or not is_secret_key(match.group("name"), in_section=False) or _only_templates(value):
+        if not value or not _is_secret(match.group("name"), False) or _only_templates(value):
             return match.group(0)
         return f"{match.group('head')}{MASK}"
 
@@ -144,26 +149,44 @@ def _masked_value(value: Any) -> Any:
     return MASK
 
 
-def mask_secrets(value: Any, *, in_section: bool = False) -> Any:
+def mask_secrets(value: Any, *, in_section: bool = False, default: Callable[[Any], Any] | None = None) -> Any:
     """A masked copy of JSON-like ``value`` (mappings become dicts, sequences lists).
 
     Inside a key of :data:`CONFIGURATION_SECTIONS` (or everywhere with ``in_section``) the broad
-    key names count as secret too; URL passwords are masked in every string.
+    key names count as secret too; URL passwords are masked in every string. With ``default``
+    the copy is JSON-ready in the same walk: keys become strings, sets lists, and any other
+    value what ``default`` makes of it (trace details hold exceptions and ids).
     """
-    if isinstance(value, str):
-        return mask_url_passwords(value)
-    if isinstance(value, Mapping):
+    return _mask(value, in_section, default)
+
+
+def _mask(value: Any, in_section: bool, default: Callable[[Any], Any] | None) -> Any:
+    # exact type checks first: every trace row comes through here, mostly plain dicts and strings
+    kind = type(value)
+    if kind is str:
+        return mask_url_passwords(value) if ("://" in value or "=" in value) else value
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
+    if kind is dict or isinstance(value, Mapping):
         masked: dict[Any, Any] = {}
         for key, item in value.items():
-            name = str(key)
-            if is_secret_key(name, in_section=in_section):
+            name = key if type(key) is str else str(key)
+            if default is not None:
+                key = name
+            if _is_secret(name, in_section):
                 masked[key] = _masked_value(item)
             else:
-                masked[key] = mask_secrets(item, in_section=in_section or name in CONFIGURATION_SECTIONS)
+                masked[key] = _mask(item, in_section or name in CONFIGURATION_SECTIONS, default)
         return masked
-    if isinstance(value, (list, tuple)):
-        return [mask_secrets(item, in_section=in_section) for item in value]
-    return value
+    if kind is list or kind is tuple or (default is not None and isinstance(value, (list, tuple, set, frozenset))):
+        return [_mask(item, in_section, default) for item in value]
+    if isinstance(value, str):
+        return mask_url_passwords(value)
+    if default is None or isinstance(value, (int, float)):
+        return value
+    if hasattr(value, "items"):  # a mapping that is not a Mapping
+        return _mask(dict(value.items()), in_section, default)
+    return _mask(default(value), in_section, None)
 
 
 def mask_configuration(configuration: Any) -> Any:
@@ -230,7 +253,7 @@ def _secret_spans(node: nodes.Node, *, in_section: bool, secret: bool,
             yield from _secret_spans(
                 item,
                 in_section=in_section or name in CONFIGURATION_SECTIONS,
-                secret=secret or is_secret_key(name, in_section=in_section),
+                secret=secret or _is_secret(name, in_section),
                 seen=seen,
             )
 

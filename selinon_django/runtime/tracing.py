@@ -4,7 +4,9 @@ A process-wide tracer backend (:func:`install`) appends every event traced while
 :func:`collecting` block is open on this thread; :func:`flush` writes them with one
 ``INSERT`` (in the caller's batch). Events traced outside such a block (a storage connecting at import time, say)
 are not written: rows always belong to a run. Bulky details (the whole dispatcher state, which
-the flow-run row already holds) are left out of the rows.
+the flow-run row already holds) are left out of the rows, and secrets are masked before a row is
+written (:func:`~selinon_django.config.secrets.mask_secrets`: URL passwords in any text, such as a
+storage's connection error, and secret-named keys), since users who may view runs read them.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from selinon_django.config.secrets import mask_secrets
 from selinon_django.models.tracing import TraceEventRecord
 from selinon_django.runtime.writes import Batch
 from selinon_django.trace.events import Trace
@@ -40,18 +43,6 @@ _installed = False
 _install_lock = threading.Lock()
 
 
-def _json_safe(value: Any) -> Any:
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "items"):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    return repr(value)
-
-
 def database_backend(event: int, details: dict[str, Any]) -> None:
     """Collect one event as a plain row (a model instance per event cost more than its insert)."""
     records = _local.records
@@ -63,7 +54,8 @@ def database_backend(event: int, details: dict[str, Any]) -> None:
         run_id,
         str(node_id) if node_id is not None else None,
         Trace.event2str(event),
-        _json_safe({k: v for k, v in details.items() if k not in _BULKY}),
+        # JSON-ready (anything else as its repr) and masked in one walk
+        mask_secrets({k: v for k, v in details.items() if k not in _BULKY}, default=repr),
         timezone.now(),
     ))
 
