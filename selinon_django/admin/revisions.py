@@ -41,23 +41,23 @@ def _count(model: Any) -> Coalesce:
     )
     return Coalesce(Subquery(counts, output_field=IntegerField()), 0)
 
+
+class ConfigSourceInline(admin.StackedInline):
     """The source files; their literal secrets are masked for users who may only view revisions
     (:mod:`selinon_django.secret_display`)."""
 
-
-class ConfigSourceInline(admin.StackedInline):
     model = ConfigSource
     extra = 0
     can_delete = False
     fields = ("role", "path", "source")
     readonly_fields = ("role", "path", "source")
+    verbose_name_plural = "source files (as loaded)"
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("role", "path", "source" if sees_written_secrets(request.user) else "masked_source")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return self.get_fields(request, obj)
-
-    verbose_name_plural = "source files (as loaded)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -67,11 +67,11 @@ class ConfigSourceInline(admin.StackedInline):
 
     @admin.display(description="YAML")
     def source(self, obj: ConfigSource) -> SafeString:
+        return format_html('<pre class="selinon-code selinon-yaml">{}</pre>', obj.text)
+
     @admin.display(description="YAML (secrets masked)")
     def masked_source(self, obj: ConfigSource) -> SafeString:
         return format_html('<pre class="selinon-code selinon-yaml">{}</pre>', masked_source_text(obj.text))
-
-        return format_html('<pre class="selinon-code selinon-yaml">{}</pre>', obj.text)
 
 
 @admin.register(ConfigRevision)

@@ -241,6 +241,10 @@ class RevisionDiffSerializer(serializers.Serializer[dict[str, Any]]):
         fields["global"] = fields.pop("global_")
         return fields
 
+    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
+        # masked after diffing: a changed password still shows its storage as changed
+        return cast(dict[str, Any], mask_secrets(super().to_representation(instance)))
+
 
 # --- runs --------------------------------------------------------------------------------------
 
@@ -253,10 +257,6 @@ def _absolute(context: Mapping[str, Any], path: str) -> str:
 class RunSerializer(serializers.ModelSerializer[FlowRun]):
     url = serializers.SerializerMethodField()
     revision = serializers.IntegerField(source="revision.number", read_only=True)
-    def to_representation(self, instance: dict[str, Any]) -> dict[str, Any]:
-        # masked after diffing: a changed password still shows its storage as changed
-        return cast(dict[str, Any], mask_secrets(super().to_representation(instance)))
-
     parent_run = serializers.CharField(source="parent_run_id", read_only=True, allow_null=True)
     root_run = serializers.CharField(source="root_run_id", read_only=True, allow_null=True)
     created_by = serializers.SerializerMethodField()
