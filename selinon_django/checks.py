@@ -11,6 +11,7 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - E006 graphs are enabled but the ``dot`` program is missing
 - E007 MAX_NODE_ARGS_BYTES is not a positive number
 - E008 GRAPH_STYLE cannot be used as a graph style
+- E010 GRAPH_CACHE names no entry of CACHES
 - W001 no Celery broker is configured (Celery would fall back to amqp://localhost)
 - W002 the configured NODES_DEFINITION file does not exist
 - W003 a configured FLOW_DEFINITIONS path does not exist
@@ -61,6 +62,10 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "FLOW_DEFINITIONS": ("a list of paths (or one ':'-separated string)", _is_path_list),
     "GRAPHS_ENABLED": ("a boolean", lambda v: isinstance(v, bool)),
     "DOT_PROGRAM": ("a program name or path, or None", lambda v: v is None or _is_path(v)),
+    "GRAPH_MAX_NODES": ("an integer >= 1", _is_positive_int),
+    "GRAPH_MAX_EDGES": ("an integer >= 1", _is_positive_int),
+    "GRAPH_RENDER_TIMEOUT": ("a number of seconds > 0", lambda v: _is_number(v) and v > 0),
+    "GRAPH_CACHE": ("the name of a CACHES entry", lambda v: isinstance(v, str)),
     "MAX_NODE_ARGS_BYTES": ("an integer", _is_int),
     "MIGRATION_POLICY": ("a dict {flow name or '*': 'pin' or 'migrate'}", lambda v: isinstance(v, dict)),
     "CELERY_APP": ("a dotted path or None", lambda v: v is None or isinstance(v, str)),
@@ -153,6 +158,14 @@ def _check_value(key: str, value: Any) -> list[checks.CheckMessage]:
         errors.append(
             checks.Error(
                 f"SELINON_DJANGO['MAX_NODE_ARGS_BYTES'] must be positive, not {value}.", id="selinon_django.E007"
+            )
+        )
+    elif key == "GRAPH_CACHE" and value not in settings.CACHES:
+        errors.append(
+            checks.Error(
+                f"SELINON_DJANGO['GRAPH_CACHE'] is {value!r}, which is not an entry of CACHES.",
+                hint="Drawn flow graphs are kept in that cache; name a configured alias such as 'default'.",
+                id="selinon_django.E010",
             )
         )
     elif key == "GRAPH_STYLE" and value is not None:

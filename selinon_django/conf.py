@@ -27,6 +27,13 @@ class SelinonSettings:
     GRAPHS_ENABLED: bool = True
     #: path of the ``dot`` program (None: look it up on PATH)
     DOT_PROGRAM: str | None = None
+    #: a graph (admin, API) with more nodes or edges than this is not drawn: a notice says so
+    GRAPH_MAX_NODES: int = 1000
+    GRAPH_MAX_EDGES: int = 3000
+    #: seconds ``dot`` may take to draw one graph for a page or the API; then it is stopped
+    GRAPH_RENDER_TIMEOUT: float = 5.0
+    #: the ``CACHES`` alias keeping drawn definition graphs (one drawing per revision and flow)
+    GRAPH_CACHE: str = "default"
     #: largest accepted ``node_args`` in bytes of JSON (REST API, admin form, commands)
     MAX_NODE_ARGS_BYTES: int = 1_000_000
     #: per flow name (or "*"): "pin" keeps a running flow on its revision, "migrate" moves it

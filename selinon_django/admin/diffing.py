@@ -12,9 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-import graphviz
-
 from selinon_django.config.model import Edge, Failure, Flow, SystemConfig
+from selinon_django.graph.digraph import SafeDigraph, label_lines
 from selinon_django.graph.labels import condition_lines, edge_lines
 from selinon_django.graph.style import Style, merge_style
 
@@ -199,10 +198,6 @@ def diff_configs(old: SystemConfig, new: SystemConfig) -> ConfigDiff:
     )
 
 
-def _label(*lines: str) -> str:
-    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
-
-
 def _mark(attributes: dict[str, str], change: Change, *, edge: bool = False) -> dict[str, str]:
     if change == "same":
         return attributes
@@ -221,10 +216,13 @@ def diff_digraph(
     old: SystemConfig,
     new: SystemConfig,
     style: Style | Mapping[str, Mapping[str, str]] | None = None,
-) -> graphviz.Digraph:
-    """Both versions of a flow in one graph: added parts green, removed red, changed orange."""
+) -> SafeDigraph:
+    """Both versions of a flow in one graph: added parts green, removed red, changed orange.
+
+    Names and texts come from uploaded configuration: :class:`SafeDigraph` quotes each of them.
+    """
     styles = merge_style(style)
-    dot = graphviz.Digraph(name=diff.name, graph_attr={**styles["graph"], "bgcolor": "transparent"})
+    dot = SafeDigraph(name=diff.name, graph_attr={**styles["graph"], "bgcolor": "transparent"})
     ids: dict[tuple[str, str], str] = {}
 
     def node_id(kind: str, key: str) -> str:
@@ -239,7 +237,7 @@ def diff_digraph(
         change: Change = "added" if name in diff.nodes_added else "removed" if name in diff.nodes_removed else "same"
         if diff.change in ("added", "removed"):
             change = diff.change
-        dot.node(node_id("node", name), label=_label(name), **_mark(attributes, change))
+        dot.node(node_id("node", name), label=label_lines(name), **_mark(attributes, change))
 
     for position, item in enumerate(diff.edges):
         edge = item.edge
@@ -248,7 +246,7 @@ def diff_digraph(
         if item.change == "changed" and item.old is not None:
             lines = ["changed:", *lines, "was:", *edge_lines(item.old)]
         condition_id = node_id("edge", str(position))
-        dot.node(condition_id, label=_label(*lines), **_mark(dict(styles[kind]), item.change))
+        dot.node(condition_id, label=label_lines(*lines), **_mark(dict(styles[kind]), item.change))
         edge_style = _mark(dict(styles["edge"]), item.change if item.change != "changed" else "same", edge=True)
         for source in edge.from_:
             dot.edge(node_id("node", source), condition_id, **edge_style)
@@ -267,13 +265,13 @@ def diff_digraph(
             if failure_change.change == "changed" and failure_change.old is not None:
                 lines = ["changed:", *lines, "was:", *condition_lines(failure_change.old.condition)]
             condition_id = node_id("failure", str(position))
-            dot.node(condition_id, label=_label(*lines), **_mark(dict(styles["condition"]), failure_change.change))
+            dot.node(condition_id, label=label_lines(*lines), **_mark(dict(styles["condition"]), failure_change.change))
             for source in sources:
                 dot.edge(source, condition_id, **fallback_style)
             sources = [condition_id]
         if failure.fallback is True:
             targets = [node_id("fallback_true", str(position))]
-            dot.node(targets[0], label=_label("True"), **styles["fallback_true"])
+            dot.node(targets[0], label=label_lines("True"), **styles["fallback_true"])
         else:
             targets = [node_id("node", name) for name in failure.fallback]
         for source in sources:

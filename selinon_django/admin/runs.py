@@ -175,7 +175,13 @@ class FlowRunAdmin(admin.ModelAdmin):
     def _fragments(self, request: HttpRequest, snap: RunSnapshot) -> dict[str, str]:
         config = snap.run.revision.system_config()
         graph = (
-            run_svg(config, snap.run.flow_name, snap.node_states(), snap.node_attributes())
+            run_svg(
+                config,
+                snap.run.flow_name,
+                snap.node_states(),
+                snap.node_attributes(),
+                (snap.run.revision.pk, snap.run.revision.content_hash),
+            )
             if snap.run.flow_name in config.flows
             else format_html("<p>{}</p>", "flow not in its revision")
         )

@@ -59,8 +59,8 @@ from selinon_django.api.serializers import (
 from selinon_django.api.throttling import RUNS_SCOPE, RunStartThrottle
 from selinon_django.conf import selinon_settings
 from selinon_django.config import ConfigurationError, SourceFile, disallowed_imports, load_config_from_sources
-from selinon_django.config.model import SystemConfig
 from selinon_django.errors import ConfigIssue, SelectiveNoPathError, UnknownFlowError
+from selinon_django.graph import GraphRenderError, UnknownFlowGraphError, render_flow_graph
 from selinon_django.models import ConfigRevision, FlowDefinition, FlowRun, NodeRun, TraceEventRecord
 
 GRAPH_FORMAT_PARAMETER = OpenApiParameter(
@@ -72,7 +72,11 @@ GRAPH_RESPONSES = {
     (200, "image/png"): OpenApiTypes.BINARY,
     (200, "text/vnd.graphviz"): OpenApiTypes.STR,
     404: OpenApiResponse(description="No such flow or run."),
-    503: OpenApiResponse(description="Graphs are disabled or graphviz's dot program is missing."),
+    503: OpenApiResponse(
+        description="Not drawn: graphs are disabled, graphviz's dot program is missing, the graph is bigger "
+        "than GRAPH_MAX_NODES/GRAPH_MAX_EDGES, or dot took longer than GRAPH_RENDER_TIMEOUT (then the "
+        "flow's graph is not drawn again for a few minutes)."
+    ),
 }
 
 
@@ -106,16 +110,28 @@ class SelinonAPIView(viewsets.GenericViewSet):
         return super().handle_exception(exc)
 
 
-def _graph(config: SystemConfig, flow_name: str, fmt: str, node_states: Mapping[str, str] | None = None) -> Response:
-    from selinon_django.graph import GraphRenderError, UnknownFlowGraphError, render_flow_graph
+#: a graph opened on its own in a browser runs nothing and loads nothing (the SVG is sanitised too)
+GRAPH_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; sandbox"}
 
+
+def _graph(
+    revision: ConfigRevision, flow_name: str, fmt: str, node_states: Mapping[str, str] | None = None
+) -> Response:
+    """A flow of ``revision`` drawn within the configured bounds; without node states it is
+    drawn once per revision and kept in the graph cache."""
     try:
-        picture = render_flow_graph(config, flow_name, fmt, node_states=node_states)
+        picture = render_flow_graph(
+            revision.system_config(),
+            flow_name,
+            fmt,
+            node_states,
+            revision=(revision.pk, revision.content_hash),
+        )
     except UnknownFlowGraphError:
         raise Http404(f"no flow {flow_name!r}") from None
     except GraphRenderError as error:
         raise ServiceUnavailable(str(error)) from error
-    return Response(picture)
+    return Response(picture, headers=GRAPH_HEADERS)
 
 
 # --- flows -------------------------------------------------------------------------------------
@@ -164,8 +180,7 @@ class FlowViewSet(SelinonAPIView):
                    responses=GRAPH_RESPONSES)
     @action(detail=True, renderer_classes=GRAPH_RENDERERS)
     def graph(self, request: Request, name: str) -> Response:
-        config = self._revision().system_config()
-        return _graph(config, name, request.accepted_renderer.format or "svg")
+        return _graph(self._revision(), name, request.accepted_renderer.format or "svg")
 
 
 # --- revisions ---------------------------------------------------------------------------------
@@ -427,7 +442,7 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
         run = self.get_object()
         # The newest instance of a node decides its colour (a retried or foreach node has several).
         states = dict(NodeRun.objects.filter(flow_run=run).order_by("created_at", "pk").values_list("name", "status"))
-        return _graph(run.revision.system_config(), run.flow_name, request.accepted_renderer.format or "svg", states)
+        return _graph(run.revision, run.flow_name, request.accepted_renderer.format or "svg", states)
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.action != "list":  # filters describe the list; a detail is looked up by id alone

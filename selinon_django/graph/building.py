@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-import graphviz
-
 from selinon_django.config.model import SystemConfig
+from selinon_django.graph.digraph import SafeDigraph, label_lines
 from selinon_django.graph.labels import condition_lines, edge_lines
 from selinon_django.graph.style import Style, merge_style
 
@@ -37,14 +36,8 @@ class UnknownFlowGraphError(KeyError):
     """The configuration has no flow of that name."""
 
 
-def _label(*lines: str) -> str:
-    # escape() doubles backslashes (a regex argument must not become a DOT escape); "\n"
-    # joins lines; nohtml() keeps a label like "<x>" from being read as an HTML label.
-    return graphviz.nohtml("\\n".join(graphviz.escape(line) for line in lines))
-
-
 class _Ids:
-    """Stable, DOT-safe node ids (names may contain ':' which DOT reads as a port)."""
+    """Stable node ids made up here (``node0``, ``edge1``): names never become DOT ids."""
 
     def __init__(self) -> None:
         self._ids: dict[tuple[str, str], str] = {}
@@ -62,11 +55,12 @@ def flow_digraph(
     style: Style | Mapping[str, Mapping[str, str]] | None = None,
     node_states: Mapping[str, str] | None = None,
     node_attributes: Mapping[str, Mapping[str, str]] | None = None,
-) -> graphviz.Digraph:
+) -> SafeDigraph:
     """The graph of ``flow_name``; ``node_states`` ({node name: status}) colours a run onto it.
 
     ``node_attributes`` ({node name: {attribute: value}}) adds graphviz attributes per task or
-    sub-flow node, for example an SVG ``id`` a page's script can find, or an ``xlabel``.
+    sub-flow node, for example an SVG ``id`` a page's script can find, or an ``xlabel``. Every
+    name, text and attribute value goes through :class:`SafeDigraph`, which quotes it as text.
     """
     try:
         flow = config.flows[flow_name]
@@ -76,7 +70,7 @@ def flow_digraph(
     # Merging is idempotent, so a style already merged by load_style() can be passed as well.
     styles = merge_style(style)
     ids = _Ids()
-    dot = graphviz.Digraph(name=flow_name, graph_attr=dict(styles["graph"]))
+    dot = SafeDigraph(name=flow_name, graph_attr=dict(styles["graph"]))
 
     for name in flow.ordered_nodes():
         attributes = dict(styles["flow"] if config.is_flow(name) else styles["task"])
@@ -88,12 +82,12 @@ def flow_digraph(
                 attributes["fillcolor"] = STATE_COLOURS[state]
         if node_attributes is not None:
             attributes.update(node_attributes.get(name, {}))
-        dot.node(ids("node", name), label=_label(name), **attributes)
+        dot.node(ids("node", name), label=label_lines(name), **attributes)
 
     for edge in flow.edges:
         kind = "condition_foreach" if edge.foreach is not None else "condition"
         condition_id = ids("edge", str(edge.index))
-        dot.node(condition_id, label=_label(*edge_lines(edge)), **styles[kind])
+        dot.node(condition_id, label=label_lines(*edge_lines(edge)), **styles[kind])
         for source in edge.from_:
             dot.edge(ids("node", source), condition_id, **styles["edge"])
         for target in edge.to:
@@ -104,13 +98,13 @@ def flow_digraph(
         sources: Iterable[str] = [ids("node", name) for name in failed]
         if not failure.condition_default:
             condition_id = ids("failure", str(index))
-            dot.node(condition_id, label=_label(*condition_lines(failure.condition)), **styles["condition"])
+            dot.node(condition_id, label=label_lines(*condition_lines(failure.condition)), **styles["condition"])
             for source in sources:
                 dot.edge(source, condition_id, **styles["fallback_edge"])
             sources = [condition_id]
         if failure.fallback is True:
             targets = [ids("fallback_true", str(index))]
-            dot.node(targets[0], label=_label("True"), **styles["fallback_true"])
+            dot.node(targets[0], label=label_lines("True"), **styles["fallback_true"])
         else:
             targets = [ids("node", name) for name in failure.fallback]
         for source in sources:
@@ -125,6 +119,6 @@ def flow_digraph(
         storage_id = ids("storage", task.storage)
         if task.storage not in drawn_storages:
             drawn_storages.add(task.storage)
-            dot.node(storage_id, label=_label(task.storage), **styles["storage"])
+            dot.node(storage_id, label=label_lines(task.storage), **styles["storage"])
         dot.edge(ids("node", name), storage_id, **styles["store_edge"])
     return dot

@@ -7,6 +7,7 @@ lists. An override file only needs the attributes it changes; the rest keep thei
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,9 @@ STYLE_KEYS = frozenset(DEFAULT_STYLE)
 _ATTRIBUTE_ALIASES = {"arrowtype": "arrowhead"}
 
 Style = dict[str, dict[str, str]]
+
+#: graphviz attribute names are plain words; anything else could not be written into DOT safely
+_ATTRIBUTE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class GraphStyleError(ValueError):
@@ -64,8 +68,10 @@ def validate_style(overrides: Mapping[str, Any] | None) -> Style:
             raise GraphStyleError(f"{key}: must be a mapping of graphviz attributes")
         checked: dict[str, str] = {}
         for attribute, value in attributes.items():
-            if not isinstance(attribute, str) or not attribute:
-                raise GraphStyleError(f"{key}: attribute names must be non-empty strings")
+            if not isinstance(attribute, str) or not _ATTRIBUTE_NAME.match(attribute):
+                raise GraphStyleError(
+                    f"{key}: attribute names must be plain words (letters, digits, _), not {attribute!r}"
+                )
             if isinstance(value, (dict, list)) or value is None:
                 raise GraphStyleError(f"{key}.{attribute}: must be a string or a number")
             name = _ATTRIBUTE_ALIASES.get(attribute.lower(), attribute)
