@@ -69,10 +69,12 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "demo_project.wsgi.application"
 
+# Connections are kept for 10 minutes (DATABASE_CONN_MAX_AGE): with CELERY_DB_REUSE_MAX below, a
+# worker reuses its connection across tasks instead of opening one per task (check W006).
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'demo.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "0")),
+        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "600")),
         conn_health_checks=True,
     )
 }

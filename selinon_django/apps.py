@@ -1,4 +1,4 @@
-"""App config: registers the system checks."""
+"""App config: registers the system checks, the Celery tasks and the worker's deployment report."""
 from django.apps import AppConfig
 
 
@@ -8,7 +8,13 @@ class SelinonDjangoConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from selinon_django import checks  # noqa: F401  (registers the checks)
+        from celery.signals import worker_ready
+
+        from selinon_django import checks, deployment_checks  # noqa: F401  (importing registers the checks)
+
+        # Celery runs the system checks in a worker but drops what they say: the worker logs the
+        # deployment warnings that concern it (DEBUG, connection reuse, SQLite) once it is ready.
+        worker_ready.connect(deployment_checks.report_to_worker, weak=False, dispatch_uid=deployment_checks.__name__)
 
         # Register the dispatcher and task envelope with Celery (shared tasks), so a project's
         # workers find them without listing this app in autodiscover_tasks.

@@ -41,7 +41,7 @@ class OptionalTokenAuthentication(TokenAuthentication):
             )
         return None
 
-    def authenticate_header(self, request: Request) -> str | None:  # type: ignore[override]
+    def authenticate_header(self, request: Request) -> str | None:
         return super().authenticate_header(request) if tokens_offered() else None
 
 
