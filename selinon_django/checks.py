@@ -16,6 +16,8 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - W002 the configured NODES_DEFINITION file does not exist
 - W003 a configured FLOW_DEFINITIONS path does not exist
 - W004 the installed Celery release kills a worker that loses its broker while a late-acknowledged task runs
+- W005-W008 the deployment around the app (result backend, connection reuse, SQLite locking, DEBUG):
+  see :mod:`selinon_django.deployment_checks`
 """
 
 from __future__ import annotations
