@@ -13,18 +13,20 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
 
-from selinon_django.config import content_hash, normalise
+from selinon_django.config import content_hash, load_config_from_sources, normalise
 from selinon_django.config.model import (
     Edge,
     Failure,
     Flow,
     NodeSelector,
+    SourceFile,
     Storage,
     SystemConfig,
     Task,
     thaw,
 )
 from selinon_django.config.normalise import condition_data
+from selinon_django.config.trust import Origin
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.models import (
     ConfigRevision,
@@ -35,6 +37,7 @@ from selinon_django.models import (
     StorageDefinition,
     TaskDefinition,
 )
+from selinon_django.origins import trust_for
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -76,12 +79,14 @@ def load_revision(
     created_by_name: str | None = None,
     comment: str = "",
     dry_run: bool = False,
+    origin: Origin = "command",
 ) -> tuple[ConfigRevision, bool]:
     """Store ``config`` as a new revision; returns ``(revision, created)``.
 
-    ``created`` is False when the content equals the current revision's (that revision is
-    returned and nothing is written). With ``dry_run`` nothing is written either: the returned
-    revision is the unsaved row that would have been created.
+    ``created`` is False when the content and origin equal the current revision's (that
+    revision is returned and nothing is written). With ``dry_run`` nothing is written either:
+    the returned revision is the unsaved row that would have been created. ``origin`` must say
+    how ``config`` was loaded: the revision is rebuilt with that origin's trust wherever it runs.
     """
     normalised = normalise(config)
     digest = content_hash(config)
@@ -92,7 +97,7 @@ def load_revision(
             with transaction.atomic():
                 # On PostgreSQL this serialises concurrent loads behind the newest row.
                 newest = ConfigRevision.objects.select_for_update().order_by("-number").first()
-                if newest is not None and newest.content_hash == digest:
+                if newest is not None and newest.content_hash == digest and newest.origin == origin:
                     return newest, False
                 revision = ConfigRevision(
                     number=(newest.number if newest is not None else 0) + 1,
@@ -102,6 +107,7 @@ def load_revision(
                     created_by=cast(Any, created_by),
                     created_by_name=created_by_name[:150],
                     comment=comment,
+                    origin=origin,
                 )
                 if dry_run:
                     return revision, True
@@ -113,6 +119,24 @@ def load_revision(
                 raise
             logger.info("revision number taken by a concurrent load; retrying (attempt %d)", attempt)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def load_upload(
+    sources: list[SourceFile],
+    *,
+    created_by: AbstractBaseUser | None,
+    comment: str = "",
+    dry_run: bool = False,
+) -> tuple[ConfigRevision, bool]:
+    """Load an uploaded configuration (admin page, REST API) as a revision of origin ``upload``.
+
+    The one entry point for uploads: the configuration is loaded with the upload trust (allowed
+    modules, allowed environment variables, schema files only from the upload), so every check
+    of :mod:`selinon_django.config.trust` applies and a refused upload writes nothing.
+    Raises :class:`~selinon_django.errors.ConfigurationError` listing every problem.
+    """
+    config = load_config_from_sources(sources, trust=trust_for("upload"))
+    return load_revision(config, created_by=created_by, comment=comment, dry_run=dry_run, origin="upload")
 
 
 def _write_definition_rows(revision: ConfigRevision, config: SystemConfig) -> None:

@@ -7,18 +7,15 @@ goes through the pool bound to the revision the run is pinned to.
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NoReturn
 
 from jsonschema import exceptions as jsonschema_exceptions
 from jsonschema import validators
 
-from selinon_django.config.model import SystemConfig
+from selinon_django.config.model import SystemConfig, thaw
 from selinon_django.config.model import Task as TaskConfig
 from selinon_django.errors import FatalTaskError, SelinonDjangoError
 from selinon_django.storages.base import DataStorage, SelinonMissingDataException, exception_from_record
@@ -29,7 +26,6 @@ __all__ = [
     "OutputSchemaError",
     "ParentLookupError",
     "RequestedRetry",
-    "SchemaLoader",
     "SelinonTask",
     "validate_output",
 ]
@@ -239,60 +235,22 @@ class SelinonTask(ABC):
         return f"<{type(self).__name__} {self.flow_name}/{self.task_name} {self.task_id}>"
 
 
-class SchemaLoader:
-    """Reads ``output_schema`` files once per process.
-
-    A relative path is looked up next to the configuration files (their directories, in order),
-    then in the working directory (Selinon's behaviour).
-    """
-
-    def __init__(self, base_dirs: Sequence[str | Path] = ()) -> None:
-        self.base_dirs = [Path(d) for d in base_dirs]
-        self._schemas: dict[Path, Any] = {}
-        self._lock = threading.Lock()
-
-    @classmethod
-    def for_config(cls, config: SystemConfig) -> SchemaLoader:
-        dirs: list[Path] = []
-        for source in sorted(config.sources, key=lambda s: s.role != "nodes"):
-            if source.path:
-                folder = Path(source.path).parent
-                if folder not in dirs:
-                    dirs.append(folder)
-        return cls(dirs)
-
-    def resolve(self, schema_path: str) -> Path:
-        path = Path(schema_path)
-        if path.is_absolute():
-            return path
-        for candidate in [*(d / path for d in self.base_dirs), path]:
-            if candidate.is_file():
-                return candidate
-        tried = ", ".join(str(d / path) for d in self.base_dirs) or str(path)
-        raise FileNotFoundError(f"output schema {schema_path!r} not found (looked at {tried} and ./{path})")
-
-    def __call__(self, schema_path: str) -> Any:
-        path = self.resolve(schema_path).resolve()
-        with self._lock:
-            if path in self._schemas:
-                return self._schemas[path]
-        with path.open(encoding="utf-8") as handle:
-            schema = json.load(handle)
-        with self._lock:
-            self._schemas[path] = schema
-        return schema
-
-
-def validate_output(task_config: TaskConfig, result: Any, schema_loader: Callable[[str], Any]) -> None:
+def validate_output(task_config: TaskConfig, result: Any) -> None:
     """Check a result against the task's ``output_schema``; :class:`OutputSchemaError` if it does not match.
 
-    The validator class follows the schema's ``$schema`` (draft 2020-12 when it has none).
+    The schema is the document read when the configuration was loaded (runs never read schema
+    files); the validator class follows the schema's ``$schema`` (draft 2020-12 when it has none).
     """
     if task_config.output_schema is None:
         return
-    schema = schema_loader(task_config.output_schema)
+    schema = thaw(task_config.output_schema_document)
+    if schema is None:
+        raise OutputSchemaError(
+            task_config.name,
+            "this revision was stored without the schema document: load the configuration again",
+            task_config.output_schema,
+        )
     validator_cls = validators.validator_for(schema)
-    validator_cls.check_schema(schema)
     error = jsonschema_exceptions.best_match(validator_cls(schema).iter_errors(result))
     if error is not None:
         location = "/".join(str(p) for p in error.absolute_path) or "(root)"

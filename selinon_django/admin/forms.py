@@ -89,6 +89,11 @@ class UploadConfigForm(forms.Form):
         required=False,
         help_text="One or more flow YAML files; none if the nodes file holds the flows.",
     )
+    schemas = MultipleFileField(
+        label="Output schemas",
+        required=False,
+        help_text="The JSON Schema files the tasks' output_schema names (matched by path, or by file name).",
+    )
     comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2, "cols": 60}))
 
 

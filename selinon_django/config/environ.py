@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["MissingVariables", "expand", "expand_value", "variables"]
+__all__ = ["MissingVariables", "expand", "expand_set", "expand_value", "variables"]
 
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -78,3 +78,26 @@ def expand_value(value: Any, environ: Mapping[str, str]) -> Any:
     if missing:
         raise MissingVariables(missing)
     return result
+
+
+def expand_set(value: Any, environ: Mapping[str, str]) -> Any:
+    """Storage configuration: replace the ``{VAR}`` that ``environ`` defines, leave all else.
+
+    Selinon hands a storage's configuration to its adapter untouched, and adapters read their
+    own placeholders (``'^\\d{3}-{name}$'``) and ``{{``: so here only an upper-case ``{VAR}``
+    whose variable is set is replaced; any other placeholder stays as written (the worker,
+    which has the secrets, resolves it when it builds the configuration).
+    """
+    if isinstance(value, str):
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name and name.isupper() and name in environ:
+                return environ[name]
+            return match.group(0)
+
+        return _PLACEHOLDER.sub(replace, value)
+    if isinstance(value, Mapping):
+        return {key: expand_set(sub, environ) for key, sub in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [expand_set(sub, environ) for sub in value]
+    return value

@@ -2,8 +2,9 @@
 
 Existing Selinon YAML names ``selinon.predicates``, ``selinon.storages.memory`` and so on; this
 project never depends on the ``selinon`` package, so those names are rewritten when the YAML is
-parsed. Names with no equivalent here (Selinon's MongoDB, SQL or S3 storages) stay as written;
-``check_imports`` then reports them. Nothing is imported at load time except by
+parsed (Selinon's MongoDB, SQL and S3 storages included: their modules here need the ``[mongo]``,
+``[sql]`` and ``[s3]`` extras). Names with no equivalent here stay as written; ``check_imports``
+then reports them. Nothing is imported at load time except by
 :func:`import_object`, which only ``check_imports`` (and the runtime) call.
 """
 from __future__ import annotations
@@ -29,6 +30,7 @@ APP_PREFIX = "selinon_django"
 MODULE_ALIASES: dict[str, str] = {
     "selinon.predicates": DEFAULT_PREDICATES_MODULE,
     "selinon.strategies": DEFAULT_STRATEGIES_MODULE,
+    "selinon.routines": "selinon_django.routines",
     "selinon.caches.fifo": "selinon_django.caches.fifo",
     "selinon.caches.lifo": "selinon_django.caches.lifo",
     "selinon.caches.lru": "selinon_django.caches.lru",
@@ -41,6 +43,13 @@ CLASS_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("selinon.storages.memory", "InMemoryStorage"): ("selinon_django.storages.memory", "InMemoryStorage"),
     ("selinon.storages.redis", "Redis"): ("selinon_django.storages.redis", "RedisStorage"),
     ("selinon.storages.filesystem", "Filesystem"): ("selinon_django.storages.filesystem", "FilesystemStorage"),
+    ("selinon.storages.s3", "S3"): ("selinon_django.storages.s3", "S3"),
+    # the class name the example in Selinon's documentation uses
+    ("selinon.storages.s3", "S3Storage"): ("selinon_django.storages.s3", "S3"),
+    ("selinon.storages.postgresql", "PostgreSQL"): ("selinon_django.storages.sql", "SqlStorage"),
+    ("selinon.storages.postgresql.adapter", "PostgreSQL"): ("selinon_django.storages.sql", "SqlStorage"),
+    ("selinon.storages.postgresql", "SqlStorage"): ("selinon_django.storages.sql", "SqlStorage"),
+    ("selinon.storages.mongodb", "MongoDB"): ("selinon_django.storages.mongo", "MongoDB"),
     **{
         ("selinon.caches", cls): (f"selinon_django.caches.{cls.lower()}", cls)
         for cls in ("FIFO", "LIFO", "LRU", "MRU", "RR")
@@ -69,9 +78,10 @@ def allowed_import(module: str, prefixes: Sequence[str]) -> bool:
     """Whether ``module`` lies under one of ``prefixes`` (package boundaries respected).
 
     ``"myapp"`` allows ``myapp`` and ``myapp.tasks`` but not ``myapplication``; a prefix ending
-    in ``.`` matches by plain string prefix. This app's own modules are always allowed.
+    in ``.`` matches by plain string prefix. Which of this app's own modules a configuration may
+    name is decided by :mod:`selinon_django.config.trust`, by the kind of object.
     """
-    for prefix in (APP_PREFIX, *prefixes):
+    for prefix in prefixes:
         if prefix.endswith("."):
             if module.startswith(prefix):
                 return True

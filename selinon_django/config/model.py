@@ -57,6 +57,36 @@ class ImportRef:
         return f"{self.module}.{self.name}"
 
 
+ImportKind = Literal[
+    "task class",
+    "storage class",
+    "cache class",
+    "predicates module",
+    "foreach function",
+    "selective run function",
+    "sampling strategy",
+    "trace function",
+    "trigger task class",
+]
+
+
+@dataclass(frozen=True)
+class ImportSite:
+    """A Python object a configuration names, and where: every one is recorded by the parser
+    (the only place YAML names become module names), so one allow-list check sees them all."""
+
+    path: str
+    kind: ImportKind
+    module: str
+    #: None: the module itself (the predicates module)
+    name: str | None
+    file: str = ""
+
+    @property
+    def what(self) -> str:
+        return self.kind
+
+
 @dataclass(frozen=True)
 class CacheConfig:
     """A ``cache:`` entry of a storage (results) or a flow (node states)."""
@@ -73,7 +103,11 @@ class Task:
     classname: str
     max_retry: int = 0
     retry_countdown: float = 0
+    #: the path as written
     output_schema: str | None = None
+    #: the JSON Schema document, read when the configuration was loaded (None: no schema, or
+    #: a revision stored before schemas were kept)
+    output_schema_document: Any = None
     storage: str | None = None
     storage_read_only: bool = False
     storage_task_name: str | None = None
@@ -269,7 +303,8 @@ class SourceFile:
     """A YAML file the configuration was read from, with its text (kept in the revision)."""
 
     path: str
-    role: Literal["nodes", "flows"]
+    #: ``schema``: an ``output_schema`` file (JSON) the YAML names by this path
+    role: Literal["nodes", "flows", "schema"]
     text: str
 
 
@@ -285,6 +320,8 @@ class SystemConfig:
     #: the ``triggers:`` section: ``{trigger task name: {"after": [...], "run": ..., ...}}``
     #: (frozen plain data; the default configuration of trigger sessions, see selinon_django.triggers)
     triggers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: every Python object the configuration names (derived from the rest: not compared)
+    imports: tuple[ImportSite, ...] = field(default=(), compare=False)
 
     def node_kind(self, name: str) -> NodeKind:
         """``"task"`` or ``"flow"``; KeyError for an unknown name."""

@@ -218,6 +218,11 @@ def _flow(flow: Flow) -> dict[str, Any]:
     return data
 
 
+#: the normalised configuration's key for ``output_schema`` documents (not Selinon YAML: the
+#: loader takes it from normalised data only, and export leaves it out)
+OUTPUT_SCHEMAS_KEY = "output_schemas"
+
+
 def normalise(config: SystemConfig) -> dict[str, Any]:
     """Deterministic, JSON-ready data of ``config`` that loads back to an equal configuration."""
     data = {
@@ -231,6 +236,14 @@ def normalise(config: SystemConfig) -> dict[str, Any]:
     if triggers:
         # only when present: configurations without triggers keep their content hash
         data["triggers"] = {name: thaw(triggers[name]) for name in sorted(triggers)}
+    schemas = {
+        task.output_schema: thaw(task.output_schema_document)
+        for task in config.tasks.values()
+        if task.output_schema is not None and task.output_schema_document is not None
+    }
+    if schemas:
+        # the documents themselves: runs never read schema files (see config.schemas)
+        data[OUTPUT_SCHEMAS_KEY] = {path: schemas[path] for path in sorted(schemas)}
     return data
 
 

@@ -7,12 +7,13 @@ where something is wrong a usable placeholder is kept and the checks carry on.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
-from selinon_django.config.environ import MissingVariables, expand, expand_value
+from selinon_django.config.environ import MissingVariables, expand, expand_set, variables
 from selinon_django.config.imports import (
     DEFAULT_PREDICATES_MODULE,
     DEFAULT_STRATEGIES_MODULE,
@@ -28,7 +29,9 @@ from selinon_django.config.model import (
     Flow,
     Foreach,
     GlobalConfig,
+    ImportKind,
     ImportRef,
+    ImportSite,
     NodeSelector,
     Not,
     Or,
@@ -41,10 +44,16 @@ from selinon_django.config.model import (
     freeze,
     thaw,
 )
+from selinon_django.config.schemas import SchemaProblem, SchemaSource
+from selinon_django.config.trust import COMMAND, Trust
 from selinon_django.config.validation import join_path
 from selinon_django.errors import ConfigIssue
 
 __all__ = ["DEFAULT_SAMPLING_ARGS", "Document", "Locations", "Parsed", "Where", "parse_documents"]
+
+#: queue names: also file names on kombu's filesystem transport and keys on Redis, so no path
+#: separators, spaces or control characters (a queue named "/etc/x" would create "/etc/x.exchange")
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@\-]{0,199}")
 
 DEFAULT_SAMPLING_NAME = "biexponential_increase"
 DEFAULT_SAMPLING_ARGS: Mapping[str, Any] = MappingProxyType({"start_retry": 2, "max_retry": 120})
@@ -69,7 +78,7 @@ class Document:
 
     file: str
     data: Mapping[str, Any]
-    role: Literal["nodes", "flows"] = "nodes"
+    role: Literal["nodes", "flows", "schema"] = "nodes"
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,10 @@ class Parsed:
     issues: list[ConfigIssue] = field(default_factory=list)
     #: the ``triggers:`` section, plain data (``after`` always a list)
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: every Python object named, where (checked against the load's trust)
+    imports: list[ImportSite] = field(default_factory=list)
+    #: ``output_schema`` path as written -> the schema document
+    output_schemas: dict[str, Any] = field(default_factory=dict)
 
 
 def _as_tuple(value: Any) -> tuple[str, ...]:
@@ -144,10 +157,13 @@ def throttling_seconds(raw: Mapping[str, Any] | None) -> float | None:
 
 
 class _Parser:
-    def __init__(self, environ: Mapping[str, str]) -> None:
-        self.environ = environ
+    def __init__(self, trust: Trust, schemas: SchemaSource) -> None:
+        self.trust = trust
+        self.environ = trust.environ
+        self.schemas = schemas
         self.out = Parsed()
         self.names: dict[str, tuple[str, Where]] = {}
+        self.storage_names: dict[str, tuple[str, Where]] = {}
 
     # -- helpers -------------------------------------------------------------------------------
     def expand(self, template: str | None, where: Where, key: str) -> str | None:
@@ -156,13 +172,50 @@ class _Parser:
         try:
             return expand(template, self.environ)
         except MissingVariables as error:
-            self.out.issues.append(where.issue(key, error.describe()))
+            hint = f" ({self.trust.environ_hint})" if self.trust.environ_hint else ""
+            self.out.issues.append(where.issue(key, error.describe() + hint))
             return template
 
+    def queue(self, template: str | None, where: Where, key: str) -> str | None:
+        """A queue name, expanded and checked against :data:`QUEUE_NAME`."""
+        value = self.expand(template, where, key)
+        if template is None or value is None:
+            return value
+        if value == template and variables(template):
+            return value  # a variable is missing: reported by expand()
+        if not QUEUE_NAME.fullmatch(value):
+            self.out.issues.append(where.issue(key, (
+                f"queue name {value!r} may hold only letters, digits and _ . : @ - (at most 200, "
+                "starting with a letter, a digit or _)"
+            )))
+        return value
+
+    def site(self, kind: ImportKind, module: str, name: str | None, where: Where, key: str = "") -> None:
+        """Record a Python object the configuration names (every import goes through here)."""
+        path = join_path(where.path, key) if key else where.path
+        self.out.imports.append(ImportSite(path=path, kind=kind, module=module, name=name, file=where.file))
+
+    def output_schema(self, path: str | None, where: Where) -> Any:
+        if path is None:
+            return None
+        try:
+            document = self.schemas.document(path)
+        except SchemaProblem as problem:
+            if self.schemas.required:
+                self.out.issues.append(where.issue("output_schema", f"output schema {path!r} {problem}"))
+            return None
+        self.out.output_schemas[path] = document
+        return document
+
     def claim(self, name: str, kind: str, where: Where) -> bool:
-        """Register ``name`` in the shared name space; False (and an issue) if it is taken."""
-        if name in self.names:
-            other_kind, other = self.names[name]
+        """Register ``name`` in its name space; False (and an issue) if it is taken.
+
+        Tasks and flows share one name space; storages have their own (the reference lets a
+        storage carry a task's name).
+        """
+        names = self.storage_names if kind == "storage" else self.names
+        if name in names:
+            other_kind, other = names[name]
             if other_kind == kind:
                 message = f"{kind} '{name}' is defined twice (first at {other.file}: {other.path})"
             else:
@@ -172,13 +225,14 @@ class _Parser:
                 )
             self.out.issues.append(where.issue(None, message))
             return False
-        self.names[name] = (kind, where)
+        names[name] = (kind, where)
         return True
 
-    def cache(self, raw: Mapping[str, Any] | None) -> CacheConfig | None:
+    def cache(self, raw: Mapping[str, Any] | None, where: Where) -> CacheConfig | None:
         if not raw:
             return None
         module, name = resolve_class(raw["import"], raw["name"])
+        self.site("cache class", module, name, where, "cache")
         return CacheConfig(name=name, module=module, configuration=freeze(dict(raw.get("configuration") or {})))
 
     # -- sections ------------------------------------------------------------------------------
@@ -193,29 +247,37 @@ class _Parser:
             rate_limit = str(rate_limit)
         queue_template = raw.get("queue")
         read_only = raw.get("storage_read_only", raw.get("storage_readonly", False))
+        selective_ref = (
+            ImportRef(module=selective["import"], name=selective.get("function") or selective["name"])
+            if selective
+            else None
+        )
+        classname = raw.get("classname") or name
+        self.site("task class", raw["import"], classname, where, "import")
+        if selective_ref is not None:
+            self.site(
+                "selective run function", selective_ref.module, selective_ref.name, where, "selective_run_function"
+            )
         self.out.tasks[name] = Task(
             name=name,
             module=raw["import"],
-            classname=raw.get("classname") or name,
+            classname=classname,
             max_retry=raw.get("max_retry", 0) or 0,
             retry_countdown=raw.get("retry_countdown", 0) or 0,
             output_schema=raw.get("output_schema"),
+            output_schema_document=freeze(self.output_schema(raw.get("output_schema"), where)),
             storage=raw.get("storage"),
             storage_read_only=bool(read_only),
             storage_task_name=raw.get("storage_task_name"),
-            selective_run_function=(
-                ImportRef(module=selective["import"], name=selective.get("function") or selective["name"])
-                if selective
-                else None
-            ),
-            queue=self.expand(queue_template, where, "queue"),
+            selective_run_function=selective_ref,
+            queue=self.queue(queue_template, where, "queue"),
             queue_template=queue_template,
             throttling=throttling_seconds(raw.get("throttling")),
             time_limit=raw.get("time_limit"),
             soft_time_limit=raw.get("soft_time_limit"),
             rate_limit=rate_limit,
             priority=raw.get("priority"),
-            cache=self.cache(raw.get("cache")),
+            cache=self.cache(raw.get("cache"), where),
         )
 
     def storage(self, raw: Mapping[str, Any], where: Where) -> None:
@@ -224,19 +286,16 @@ class _Parser:
             return
         self.out.locations.storages[name] = where
         module, classname = resolve_class(raw["import"], raw.get("classname") or name)
+        self.site("storage class", module, classname, where, "import")
         template = dict(raw.get("configuration") or {})
-        try:
-            configuration = expand_value(template, self.environ)
-        except MissingVariables as error:
-            self.out.issues.append(where.issue("configuration", error.describe()))
-            configuration = template
         self.out.storages[name] = Storage(
             name=name,
             module=module,
             classname=classname,
-            configuration=freeze(configuration),
+            # placeholders whose variable is unset here stay for the worker to resolve
+            configuration=freeze(expand_set(template, self.environ)),
             configuration_template=freeze(thaw(template)),
-            cache=self.cache(raw.get("cache")),
+            cache=self.cache(raw.get("cache"), where),
         )
 
     def listed_flow(self, name: str, where: Where) -> None:
@@ -269,10 +328,24 @@ class _Parser:
             value = self.expand(template, where_of[key], "")
             return value, template
 
-        task_queue, task_queue_template = expanded("default_task_queue", "celery")
-        dispatcher_queue, dispatcher_queue_template = expanded("default_dispatcher_queue", "celery")
+        def queue(key: str) -> tuple[str | None, str | None]:
+            template = raw.get(key)
+            if template is None:
+                return "celery", None
+            return self.queue(template, where_of[key], ""), template
+
+        task_queue, task_queue_template = queue("default_task_queue")
+        dispatcher_queue, dispatcher_queue_template = queue("default_dispatcher_queue")
         migration_dir, migration_dir_template = expanded("migration_dir", None)
+        if migration_dir_template is not None and self.trust.uploaded:
+            self.out.issues.append(where_of["migration_dir"].issue(None, (
+                "an uploaded configuration cannot set migration_dir (a directory on the server): "
+                "pass selinon_migrate --migration-dir"
+            )))
         written_predicates = raw.get("predicates_module")
+        predicates_module = resolve_module(written_predicates) if written_predicates else DEFAULT_PREDICATES_MODULE
+        if written_predicates:
+            self.site("predicates module", predicates_module, None, where_of["predicates_module"])
         trace: list[TraceEntry] = []
         for index, entry in enumerate(raw.get("trace") or ()):
             entry_where = where_of["trace"].sub(f"[{index}]")
@@ -281,7 +354,7 @@ class _Parser:
                 trace.append(trace_entry)
                 self.out.locations.trace_entries.append((trace_entry, entry_where))
         self.out.global_config = GlobalConfig(
-            predicates_module=resolve_module(written_predicates) if written_predicates else DEFAULT_PREDICATES_MODULE,
+            predicates_module=predicates_module,
             predicates_module_written=written_predicates,
             default_task_queue=task_queue or "celery",
             default_task_queue_template=task_queue_template,
@@ -300,10 +373,20 @@ class _Parser:
             return TraceEntry(kind="json") if value else None
         if kind == "function":
             options = {"name": value["name"], "import": value["import"]}
+            self.site("trace function", value["import"], value["name"], where, "function")
             return TraceEntry(kind="function", options=freeze(options), options_template=freeze(options))
         if kind == "storage":
             options = {"name": value["name"], "method": value["method"]}
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value["method"]):
+                message = f"{value['method']!r} is not a public method name"
+                self.out.issues.append(where.issue("storage.method", message))
             return TraceEntry(kind="storage", options=freeze(options), options_template=freeze(options))
+        if self.trust.uploaded and not re.fullmatch(r"\{[A-Za-z_][A-Za-z0-9_]*\}", value["dsn"]):
+            # a literal DSN would send every traced event (node arguments, results' metadata)
+            # to a server of the uploader's choice
+            self.out.issues.append(where.issue("sentry.dsn", (
+                "an uploaded configuration names a Sentry DSN only as one {VARIABLE} the server offers"
+            )))
         dsn = self.expand(value["dsn"], where, "sentry.dsn")
         return TraceEntry(kind="sentry", options=freeze({"dsn": dsn}), options_template=freeze({"dsn": value["dsn"]}))
 
@@ -328,11 +411,12 @@ class _Parser:
             module=self.out.global_config.predicates_module,
         )
 
-    def sampling(self, raw: Mapping[str, Any] | None) -> Sampling:
+    def sampling(self, raw: Mapping[str, Any] | None, where: Where) -> Sampling:
         if raw is None:
             return Sampling()
         name = raw.get("name") or DEFAULT_SAMPLING_NAME
         module = resolve_module(raw["import"]) if raw.get("import") else DEFAULT_STRATEGIES_MODULE
+        self.site("sampling strategy", module, name, where, "sampling")
         if raw.get("args") is not None:
             args: Mapping[str, Any] = dict(raw["args"])
         elif name == DEFAULT_SAMPLING_NAME and module == DEFAULT_STRATEGIES_MODULE:
@@ -351,6 +435,8 @@ class _Parser:
             condition, default = self.condition(raw_edge.get("condition"))
             foreach = raw_edge.get("foreach")
             selective = raw_edge.get("selective")
+            if foreach:
+                self.site("foreach function", foreach["import"], foreach["function"], where, f"edges[{index}].foreach")
             edges.append(
                 Edge(
                     index=index,
@@ -412,17 +498,17 @@ class _Parser:
             eager_failures=_selector(raw.get("eager_failures")),
             max_retry=raw.get("max_retry", 0) or 0,
             retry_countdown=raw.get("retry_countdown", 0) or 0,
-            sampling=self.sampling(raw.get("sampling")),
+            sampling=self.sampling(raw.get("sampling"), where),
             throttling=throttling_seconds(raw.get("throttling")),
-            cache=self.cache(raw.get("cache")),
-            queue=self.expand(queue_template, where, "queue"),
+            cache=self.cache(raw.get("cache"), where),
+            queue=self.queue(queue_template, where, "queue"),
             queue_template=queue_template,
         )
 
 
-def parse_documents(docs: Sequence[Document], environ: Mapping[str, str]) -> Parsed:
+def parse_documents(docs: Sequence[Document], trust: Trust = COMMAND, schemas: SchemaSource | None = None) -> Parsed:
     """Build the model objects of every document (schema-valid) and collect parse issues."""
-    parser = _Parser(environ)
+    parser = _Parser(trust, schemas if schemas is not None else SchemaSource(required=False))
     # global first: conditions need the predicates module
     parser.global_section(docs)
     for doc in docs:
@@ -440,12 +526,13 @@ def parse_documents(docs: Sequence[Document], environ: Mapping[str, str]) -> Par
     trigger_where: dict[str, Where] = {}
     for doc in docs:
         for name, raw in (doc.data.get("triggers") or {}).items():
-            _trigger_task(parser.out, name, raw, Where(doc.file, f"triggers.{name}"), trigger_where)
+            _trigger_task(parser, name, raw, Where(doc.file, f"triggers.{name}"), trigger_where)
     return parser.out
 
 
-def _trigger_task(out: Parsed, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:
+def _trigger_task(parser: _Parser, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:
     """One ``triggers:`` entry; ``run`` must name a flow of this configuration or a dotted path."""
+    out = parser.out
     if name in seen:
         first = seen[name]
         message = f"trigger task '{name}' is defined twice (first at {first.file}: {first.path})"
@@ -458,6 +545,11 @@ def _trigger_task(out: Parsed, name: str, raw: Mapping[str, Any], where: Where, 
             "run", f"'{run}' is neither a flow of this configuration nor a dotted 'module.Class' path"
         ))
         return
+    if run not in out.flows:
+        module, _, classname = run.rpartition(".")
+        parser.site("trigger task class", module, classname, where, "run")
+    if raw.get("queue") is not None:
+        parser.queue(raw["queue"], where, "queue")
     spec = dict(raw)
     spec["after"] = list(_as_tuple(raw["after"]))
     out.triggers[name] = spec

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 
+from selinon_django.config.load import config_from_normalised
 from selinon_django.config.model import SourceFile
 from selinon_django.models.immutable import ImmutableModel
+from selinon_django.origins import trust_for
 
 if TYPE_CHECKING:
     from selinon_django.config.model import SystemConfig
@@ -70,6 +72,11 @@ class ConfigRevision(ImmutableModel):
     #: who loaded it when there is no Django user (the OS user of a management command)
     created_by_name = models.CharField(max_length=150, blank=True, default="")
     comment = models.TextField(blank=True, default="")
+    #: where the configuration came from, which decides what it may reach (see
+    #: :mod:`selinon_django.origins`): a command's files are trusted, an upload is not
+    origin = models.CharField(
+        max_length=8, choices=[("command", "command"), ("upload", "upload")], default="command", editable=False
+    )
 
     objects = ConfigRevisionManager()
 
@@ -87,18 +94,14 @@ class ConfigRevision(ImmutableModel):
 
     def system_config(self) -> SystemConfig:
         """The configuration this revision holds (rebuilt once per process, then cached)."""
-        from selinon_django.config import config_from_normalised
-
         key = (self.pk, self.content_hash)
         with _CONFIG_CACHE_LOCK:
             cached = _CONFIG_CACHE.get(key)
             if cached is not None:
                 _CONFIG_CACHE.move_to_end(key)
                 return cached
-        config = config_from_normalised(self.normalised)
+        config = config_from_normalised(self.normalised, trust=trust_for(self.origin))
         if self.pk is not None:
-            # The source paths are where relative ``output_schema`` paths are looked up, as they
-            # are for a configuration read from files.
             sources = tuple(
                 SourceFile(path=source.path, role=source.role, text=source.text)  # type: ignore[arg-type]
                 for source in self.sources.order_by("order")
@@ -117,6 +120,7 @@ class ConfigSource(ImmutableModel):
     class Role(models.TextChoices):
         NODES = "nodes", "nodes"
         FLOWS = "flows", "flows"
+        SCHEMA = "schema", "output schema"
 
     revision = models.ForeignKey(ConfigRevision, on_delete=models.CASCADE, related_name="sources")
     order = models.PositiveIntegerField()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from selinon_django.config.imports import import_object, resolve_module
 from selinon_django.config.model import SystemConfig
 from selinon_django.errors import FatalTaskError
 from selinon_django.storages.pool import StoragePool
-from selinon_django.task import ExceptionLookup, RequestedRetry, SchemaLoader, SelinonTask, validate_output
+from selinon_django.task import ExceptionLookup, RequestedRetry, SelinonTask, validate_output
 from selinon_django.trace.events import Trace
 
 
@@ -59,8 +59,6 @@ class Failed:
 
 AttemptOutcome = Succeeded | Retry | Failed
 
-_schema_loaders: dict[int, SchemaLoader] = {}
-
 
 def json_or_none(value: Any, limit: int = 1_000_000) -> Any:
     """``value`` when it survives a JSON round trip and is not huge, else None."""
@@ -79,13 +77,6 @@ def task_class(config: SystemConfig, task_name: str) -> type[SelinonTask]:
     return cls
 
 
-def schema_loader_for(config: SystemConfig) -> SchemaLoader:
-    loader = _schema_loaders.get(id(config))
-    if loader is None:
-        loader = _schema_loaders[id(config)] = SchemaLoader.for_config(config)
-    return loader
-
-
 def exception_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -102,7 +93,6 @@ def run_attempt(
     node_args: Any,
     retried_count: int,
     exception_lookup: ExceptionLookup | None = None,
-    schema_loader: Callable[[str], Any] | None = None,
 ) -> AttemptOutcome:
     """Run one attempt. ``retried_count`` is how many counted retries were used before it."""
     task = config.tasks[task_name]
@@ -117,8 +107,9 @@ def run_attempt(
             flow_name, task_name, parent, task_id, dispatcher_id,
             storage_pool=pool, config=config, exception_lookup=exception_lookup,
         )
-        result = instance.run(node_args)
-        validate_output(task, result, schema_loader or schema_loader_for(config))
+        with pool.activated():  # Selinon's StoragePool.get_connected_storage(name) on the class
+            result = instance.run(node_args)
+        validate_output(task, result)
     except RequestedRetry as retry:
         tracer.trace(
             Trace.TASK_RETRY,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from selinon_django.conf import selinon_settings
 from selinon_django.config.model import NodeKind, SystemConfig
 from selinon_django.engine.ports import NodeStatus
 from selinon_django.engine.state import NodeRef
@@ -56,6 +57,7 @@ class DatabasePorts(UserCodePorts):
     def __init__(self, config: SystemConfig, pool: StoragePool, run: FlowRun, active: Sequence[NodeRef],
                  known_statuses: Mapping[str, str] | None = None, *, unlocked: bool = False) -> None:
         self.unlocked = unlocked
+        self.predicate_modules = selinon_settings().PREDICATES_MODULES
         self.config = config
         self.pool = pool
         self.run = run

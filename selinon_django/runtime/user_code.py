@@ -13,6 +13,7 @@ from typing import Any
 
 from selinon_django.config.imports import import_object, resolve_module
 from selinon_django.config.model import ImportRef, NodeKind
+from selinon_django.predicates.declared import declared_predicate
 from selinon_django.storages.pool import StoragePool
 
 
@@ -39,6 +40,8 @@ class UserCodePorts:
 
     pool: StoragePool
     task_result: Callable[[str, str], Any]
+    #: modules whose every public function is a predicate (``PREDICATES_MODULES``)
+    predicate_modules: tuple[str, ...] = ()
 
     def foreach_items(self, function: ImportRef, node_args: Any, parent: Mapping[str, Any]) -> Iterable[Any]:
         fn = import_object(resolve_module(function.module), function.name)
@@ -60,8 +63,9 @@ class UserCodePorts:
         return None if answer is None else str(answer)
 
     def load_predicate(self, module: str, name: str) -> Callable[..., Any]:
-        fn: Callable[..., Any] = import_object(resolve_module(module), name)
-        return fn
+        """Only a built-in or declared predicate (a name in YAML is not a licence to call any
+        function of a module: see :mod:`selinon_django.predicates.declared`)."""
+        return declared_predicate(resolve_module(module), name, self.predicate_modules)
 
     def load_strategy(self, module: str, name: str) -> Callable[..., Any]:
         fn: Callable[..., Any] = import_object(resolve_module(module), name)

@@ -39,6 +39,7 @@ class Command(BaseCommand):
                 raise CommandError(f"{', '.join(existing)}: already exists (use --force to overwrite)")
         output.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
+            (output / name).parent.mkdir(parents=True, exist_ok=True)  # output schemas' folders
             (output / name).write_text(text, encoding="utf-8")
         self.stdout.write(
             f"Exported revision {revision.number} (hash {revision.content_hash}) to "

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from selinon_django.conf import selinon_settings
 from selinon_django.config.model import SystemConfig
 from selinon_django.management.options import (
     ENV_FLOWS,
@@ -76,7 +77,7 @@ class Command(BaseCommand):
                 sys.stderr.write(f"Wrote the normalised configuration to {dump_target}\n")
         if options["check_imports"]:
             acted = True
-            issues = check_imports(config)
+            issues = check_imports(config, selinon_settings().PREDICATES_MODULES)
             if issues:
                 raise CommandError(
                     f"{len(issues)} import{'s' if len(issues) != 1 else ''} failed:\n"

@@ -17,7 +17,10 @@ SINGLE_FILES = sorted(DOCS.glob("*.yaml"))
 
 
 def _round_trip_hash(config_hash: str, exported: dict[str, str]) -> str:
-    sources = [SourceFile(name, "nodes" if name == "nodes.yaml" else "flows", text) for name, text in exported.items()]
+    def role(name: str) -> str:
+        return "nodes" if name == "nodes.yaml" else "flows" if name == "flows.yaml" else "schema"
+
+    sources = [SourceFile(name, role(name), text) for name, text in exported.items()]  # type: ignore[arg-type]
     return content_hash(load_config_from_sources(sources, environ=ENVIRON))
 
 

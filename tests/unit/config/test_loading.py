@@ -50,7 +50,8 @@ def test_merge_keys_and_environment_expansion(tmp_path: Path) -> None:
     assert (a.queue, a.queue_template) == ("prod_a", "{PREFIX}_a")
     assert (b.queue, b.max_retry, b.module) == ("plain", 2, "myapp.tasks")  # merged from the anchor
     storage = config.storages["S"]
-    assert dict(storage.configuration) == {"host": "db.local", "port": 5432, "literal": "{not a var}"}
+    # storage configuration reaches the adapter as Selinon hands it over: only set {VARS} replaced
+    assert dict(storage.configuration) == {"host": "db.local", "port": 5432, "literal": "{{not a var}}"}
     assert storage.configuration_template["host"] == "{DB_HOST}"
     assert config.global_config.default_task_queue == "prod_default"
     assert config.task_queue("B") == "plain"
@@ -82,7 +83,8 @@ def test_missing_variables_are_all_named(tmp_path: Path) -> None:
         load_config([nodes], [_write(tmp_path, "f.yaml", FLOW_F), _write(tmp_path, "g.yaml", FLOW_G)], environ={})
     rendered = [str(issue) for issue in caught.value.issues]
     assert any("tasks[0].queue: environment variable 'PREFIX' not set" in line for line in rendered)
-    assert any("storages[0].configuration: environment variable 'DB_HOST' not set" in line for line in rendered)
+    # an unset variable in storage configuration is the worker's to resolve (not an error)
+    assert not any("storages[0]" in line for line in rendered)
     assert any("global.migration_dir: environment variable 'MIGRATIONS' not set" in line for line in rendered)
     assert any(line.startswith(str(tmp_path / "f.yaml")) and "flow-definitions[0].queue" in line for line in rendered)
 

@@ -18,8 +18,7 @@ from selinon_django.config import (
     export_yaml,
     load_config,
 )
-from selinon_django.config.model import And, Condition, Flow, Not, Or, Predicate, SystemConfig
-from selinon_django.task import SchemaLoader
+from selinon_django.config.model import And, Condition, Flow, Not, Or, Predicate, SystemConfig, thaw
 from tests.unit.demo.conftest import DEMO_ENV, FLOW_FILES, NODES
 
 
@@ -110,6 +109,7 @@ def test_missing_queue_variable_is_an_error_naming_it() -> None:
 
 def test_export_reloads_to_the_same_revision(demo_config: SystemConfig, tmp_path: Path) -> None:
     for name, text in export_yaml(demo_config).items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
     reloaded = load_config([tmp_path / "nodes.yaml"], [tmp_path / "flows.yaml"], environ=DEMO_ENV)
     assert content_hash(reloaded) == content_hash(demo_config)
@@ -236,8 +236,8 @@ def test_storages_caches_and_schema(demo_config: SystemConfig) -> None:
 def test_output_schema_file_is_found_and_matches_the_fake_registry(demo_config: SystemConfig) -> None:
     schema_path = demo_config.tasks["FetchMetadata"].output_schema
     assert schema_path is not None
-    resolved = SchemaLoader.for_config(demo_config).resolve(schema_path)
-    schema = json.loads(resolved.read_text(encoding="utf-8"))
+    schema = thaw(demo_config.tasks["FetchMetadata"].output_schema_document)
+    assert schema == json.loads((NODES.parent / schema_path).read_text(encoding="utf-8"))
     for name in ("django", "celery", "vulnerable-lib", "djang0", "left-pad"):
         jsonschema.validate(catalog.metadata(catalog.coordinates({"name": name})), schema)
     with pytest.raises(jsonschema.ValidationError):

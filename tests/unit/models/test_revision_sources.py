@@ -1,7 +1,8 @@
-"""A configuration rebuilt from a revision knows its source files, so relative paths resolve."""
+"""A revision keeps its output schemas: runs never read schema files, so a moved folder is harmless."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,11 +11,11 @@ from selinon_django.config import load_config
 from selinon_django.models import ConfigRevision
 from selinon_django.models.definitions import clear_system_config_cache
 from selinon_django.revisions import load_revision
-from selinon_django.task import SchemaLoader
+from selinon_django.task import OutputSchemaError, validate_output
 
 NODES = """
 tasks:
-  - {name: A, import: app.tasks, output_schema: ../schemas/a.json}
+  - {name: A, import: app.tasks, output_schema: schemas/a.json}
 flows: [f]
 flow-definitions:
   - name: f
@@ -24,17 +25,34 @@ flow-definitions:
 
 
 @pytest.mark.django_db
-def test_output_schema_resolves_from_a_revision(tmp_path: Path) -> None:
-    (tmp_path / "flows").mkdir()
-    (tmp_path / "schemas").mkdir()
-    nodes = tmp_path / "flows" / "nodes.yaml"
+def test_output_schema_is_stored_in_the_revision_and_survives_a_moved_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "flows"
+    (folder / "schemas").mkdir(parents=True)
+    nodes = folder / "nodes.yaml"
     nodes.write_text(NODES)
-    (tmp_path / "schemas" / "a.json").write_text(json.dumps({"type": "object"}))
+    (folder / "schemas" / "a.json").write_text(json.dumps({"type": "object"}))
     revision, created = load_revision(load_config([nodes], []))
     assert created
+    shutil.rmtree(folder)  # the folder the configuration was loaded from is gone
     clear_system_config_cache()
 
     config = ConfigRevision.objects.get(pk=revision.pk).system_config()
 
     assert [source.path for source in config.sources] == [str(nodes)]
-    assert SchemaLoader.for_config(config)("../schemas/a.json") == {"type": "object"}
+    assert config.tasks["A"].output_schema_document == {"type": "object"}
+    validate_output(config.tasks["A"], {"x": 1})
+    with pytest.raises(OutputSchemaError):
+        validate_output(config.tasks["A"], [1])
+
+
+@pytest.mark.django_db
+def test_a_changed_schema_is_a_new_revision(tmp_path: Path) -> None:
+    (tmp_path / "schemas").mkdir()
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text(NODES)
+    schema = tmp_path / "schemas" / "a.json"
+    schema.write_text(json.dumps({"type": "object"}))
+    first, _ = load_revision(load_config([nodes], []))
+    schema.write_text(json.dumps({"type": "array"}))
+    second, created = load_revision(load_config([nodes], []))
+    assert created and second.number == first.number + 1
