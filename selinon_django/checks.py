@@ -11,6 +11,7 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - E006 graphs are enabled but the ``dot`` program is missing
 - E007 MAX_NODE_ARGS_BYTES is not a positive number
 - E008 GRAPH_STYLE cannot be used as a graph style
+- E009 MAX_JSON_DEPTH is not between 1 and 500 (deeper JSON would exhaust the parsers' stack)
 - E010 GRAPH_CACHE names no entry of CACHES
 - W001 no Celery broker is configured (Celery would fall back to amqp://localhost)
 - W002 the configured NODES_DEFINITION file does not exist
@@ -53,6 +54,10 @@ def _is_positive_int(value: Any) -> bool:
     return _is_int(value) and value >= 1
 
 
+def _is_name_list(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
 
@@ -69,10 +74,14 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "GRAPH_RENDER_TIMEOUT": ("a number of seconds > 0", lambda v: _is_number(v) and v > 0),
     "GRAPH_CACHE": ("the name of a CACHES entry", lambda v: isinstance(v, str)),
     "MAX_NODE_ARGS_BYTES": ("an integer", _is_int),
+    "MAX_JSON_DEPTH": ("an integer", _is_int),
     "MIGRATION_POLICY": ("a dict {flow name or '*': 'pin' or 'migrate'}", lambda v: isinstance(v, dict)),
     "CELERY_APP": ("a dotted path or None", lambda v: v is None or isinstance(v, str)),
     "STRICT_IMPORTS": ("a boolean", lambda v: isinstance(v, bool)),
     "API_RUNS_OWN_ONLY": ("a boolean", lambda v: isinstance(v, bool)),
+    "UPLOAD_ENVIRONMENT": ("a list of environment variable names", _is_name_list),
+    "PREDICATES_MODULES": ("a list of module names", _is_name_list),
+    "MAX_SCHEMA_BYTES": ("an integer >= 1", _is_positive_int),
     "INLINE_STEPS": ("a boolean", lambda v: isinstance(v, bool)),
     "START_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
     "RUN_SUCCESSORS_INLINE": ("a boolean", lambda v: isinstance(v, bool)),
@@ -93,6 +102,10 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 MIGRATION_POLICIES = ("pin", "migrate")
+
+#: the deepest MAX_JSON_DEPTH allowed: well below Python's default recursion limit (1,000), which
+#: ``json``, ``copy.deepcopy`` and the database adapters spend a frame or more per level of
+MAX_JSON_DEPTH_CEILING = 500
 
 
 def _known_keys() -> list[str]:
@@ -160,6 +173,14 @@ def _check_value(key: str, value: Any) -> list[checks.CheckMessage]:
         errors.append(
             checks.Error(
                 f"SELINON_DJANGO['MAX_NODE_ARGS_BYTES'] must be positive, not {value}.", id="selinon_django.E007"
+            )
+        )
+    elif key == "MAX_JSON_DEPTH" and not 1 <= value <= MAX_JSON_DEPTH_CEILING:
+        errors.append(
+            checks.Error(
+                f"SELINON_DJANGO['MAX_JSON_DEPTH'] must be between 1 and {MAX_JSON_DEPTH_CEILING}, not {value}.",
+                hint="JSON nested deeper than Python's recursion limit allows crashes the code that walks it.",
+                id="selinon_django.E009",
             )
         )
     elif key == "GRAPH_CACHE" and value not in settings.CACHES:

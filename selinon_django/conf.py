@@ -36,6 +36,9 @@ class SelinonSettings:
     GRAPH_CACHE: str = "default"
     #: largest accepted ``node_args`` in bytes of JSON (REST API, admin form, commands)
     MAX_NODE_ARGS_BYTES: int = 1_000_000
+    #: deepest nesting of JSON accepted from outside (REST bodies, the admin form, command
+    #: arguments): node_args, trigger kwargs; checked before the JSON is parsed
+    MAX_JSON_DEPTH: int = 64
     #: per flow name (or "*"): "pin" keeps a running flow on its revision, "migrate" moves it
     MIGRATION_POLICY: dict[str, str] = field(default_factory=lambda: {"*": "pin"})
     #: extra keyword arguments for the Celery app lookup; None uses celery.current_app
@@ -86,9 +89,17 @@ class SelinonSettings:
     GRAPH_STYLE: dict[str, Any] | str | None = None
     #: REST API: users (superusers excepted) see and act on only the runs they started
     API_RUNS_OWN_ONLY: bool = False
+    #: environment variables ``{VAR}`` placeholders of an UPLOADED configuration may read (queues,
+    #: storage configuration, a Sentry DSN); files loaded by a command read any variable
+    UPLOAD_ENVIRONMENT: tuple[str, ...] = ()
+    #: modules whose every public function is a predicate (Selinon predicate modules moved over
+    #: unchanged); elsewhere a custom predicate must be declared (``@predicate`` or ``__predicates__``)
+    PREDICATES_MODULES: tuple[str, ...] = ()
+    #: largest ``output_schema`` file (bytes) a load reads
+    MAX_SCHEMA_BYTES: int = 1_000_000
 
 
-_TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS"}
+_TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS", "UPLOAD_ENVIRONMENT", "PREDICATES_MODULES"}
 
 
 def _build(raw: dict[str, Any]) -> SelinonSettings:

@@ -26,12 +26,10 @@ from selinon_django.config import (
     ConfigIssue,
     ConfigurationError,
     SourceFile,
-    disallowed_imports,
-    load_config_from_sources,
 )
 from selinon_django.graph import configured_style
 from selinon_django.models import ConfigRevision, ConfigSource, FlowDefinition, TaskDefinition
-from selinon_django.revisions import load_revision
+from selinon_django.revisions import load_upload
 from selinon_django.secret_display import masked_source_text, sees_written_secrets
 
 
@@ -175,28 +173,27 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
                 sources += [
                     SourceFile(upload.name, "flows", read_upload(upload)) for upload in form.cleaned_data["flows"]
                 ]
+                sources += [
+                    SourceFile(upload.name, "schema", read_upload(upload)) for upload in form.cleaned_data["schemas"]
+                ]
             except forms.ValidationError as error:
                 form.add_error(None, error)
             else:
                 try:
-                    config = load_config_from_sources(sources)
+                    revision, created = load_upload(
+                        sources,
+                        created_by=cast(Any, request.user),
+                        comment=form.cleaned_data["comment"] or "uploaded in the admin",
+                    )
                 except ConfigurationError as error:
                     issues = list(error.issues)
                 else:
-                    issues = disallowed_imports(config, selinon_settings().IMPORT_PREFIXES)
-                    if not issues:
-                        revision, created = load_revision(
-                            config,
-                            created_by=cast(Any, request.user),
-                            comment=form.cleaned_data["comment"] or "uploaded in the admin",
-                        )
-                        if created:
-                            messages.success(request, f"Loaded {revision}.")
-                        else:
-                            messages.info(request, f"Nothing changed: the upload equals the current {revision}.")
-                        return HttpResponseRedirect(
-                            reverse("admin:selinon_django_configrevision_change", args=[revision.pk])
-                        )
+                    if created:
+                        messages.success(request, f"Loaded {revision}.")
+                    else:
+                        messages.info(request, f"Nothing changed: the upload equals the current {revision}.")
+                    change_url = reverse("admin:selinon_django_configrevision_change", args=[revision.pk])
+                    return HttpResponseRedirect(change_url)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

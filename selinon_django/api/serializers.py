@@ -174,10 +174,20 @@ class RevisionDetailSerializer(RevisionSerializer):
         return self._names(revision, "flow-definitions")
 
 
+#: characters of one uploaded file (the admin's upload form allows as many bytes)
+MAX_UPLOAD_CHARS = 2_000_000
+MAX_UPLOAD_FILES = 100
+
+
 class UploadedFileSerializer(serializers.Serializer[dict[str, Any]]):
     path = serializers.CharField(max_length=1024, help_text="A name for the file (shown in error messages).")
-    role = serializers.ChoiceField(choices=["nodes", "flows"])
-    text = serializers.CharField(trim_whitespace=False, help_text="The YAML text.")
+    role = serializers.ChoiceField(
+        choices=["nodes", "flows", "schema"],
+        help_text="'schema': a JSON Schema file that a task's output_schema names (matched by path, or file name).",
+    )
+    text = serializers.CharField(
+        trim_whitespace=False, max_length=MAX_UPLOAD_CHARS, help_text="The YAML text (JSON for a schema)."
+    )
 
 
 class RevisionUploadSerializer(serializers.Serializer[dict[str, Any]]):
@@ -187,6 +197,8 @@ class RevisionUploadSerializer(serializers.Serializer[dict[str, Any]]):
                                        help_text="Check the configuration only; write nothing.")
 
     def validate_files(self, files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(files) > MAX_UPLOAD_FILES:
+            raise serializers.ValidationError(f"at most {MAX_UPLOAD_FILES} files")
         paths = [f["path"] for f in files]
         if len(set(paths)) != len(paths):
             raise serializers.ValidationError("every file needs its own path")

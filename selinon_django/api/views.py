@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
@@ -17,9 +18,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, NotFound, PermissionDenied, ValidationError
 from rest_framework.filters import OrderingFilter
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,6 +28,7 @@ from selinon_django.api.authentication import AUTHENTICATION
 from selinon_django.api.diff import revision_diff
 from selinon_django.api.filters import RunFilterBackend
 from selinon_django.api.pagination import SelinonPagination
+from selinon_django.api.parsers import BoundedJSONParser, RequestTooLarge
 from selinon_django.api.permissions import (
     CHANGE_RUNS,
     LOAD_CONFIGURATION,
@@ -58,10 +59,11 @@ from selinon_django.api.serializers import (
 )
 from selinon_django.api.throttling import RUNS_SCOPE, RunStartThrottle
 from selinon_django.conf import selinon_settings
-from selinon_django.config import ConfigurationError, SourceFile, disallowed_imports, load_config_from_sources
+from selinon_django.config import ConfigurationError, SourceFile
 from selinon_django.errors import ConfigIssue, SelectiveNoPathError, UnknownFlowError
 from selinon_django.graph import GraphRenderError, UnknownFlowGraphError, render_flow_graph
 from selinon_django.models import ConfigRevision, FlowDefinition, FlowRun, NodeRun, TraceEventRecord
+from selinon_django.revisions import load_upload
 
 GRAPH_FORMAT_PARAMETER = OpenApiParameter(
     "format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=list(GRAPH_FORMATS),
@@ -92,16 +94,42 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
+def refuse_nul_characters(query: Mapping[str, Any], url_kwargs: Mapping[str, Any]) -> None:
+    """A 400 for NUL in a query-string parameter (its name or a value), a 404 for NUL in the URL.
+
+    PostgreSQL's text cannot hold NUL, so such a value reaching a query is a database error (a
+    500), wherever it is used: a lookup by id, a filter, a session key. Checked once per request
+    for every view of the API instead of per field. The 400 is keyed by the parameter, like a
+    filter's field error; no object has an id with NUL in it, hence the 404.
+    """
+    for name, value in url_kwargs.items():
+        if "\x00" in str(value):
+            raise NotFound(f"No object has a {name} with a NUL character in it.")
+    getlist = getattr(query, "getlist", None)
+    for name in query:
+        values = getlist(name) if getlist is not None else [query[name]]
+        if any("\x00" in str(text) for text in (name, *values)):
+            raise ValidationError({str(name).replace("\x00", "\\x00"): ["NUL characters are not allowed."]})
+
+
 class SelinonAPIView(viewsets.GenericViewSet):
-    """Authentication, permissions and pagination shared by every viewset of the API."""
+    """Authentication, permissions, parsing, pagination and input hygiene shared by every viewset
+    of the API (the triggers' too): a new endpoint gets them by deriving from this class."""
 
     authentication_classes = AUTHENTICATION
     permission_classes = (ActionPermission,)
+    parser_classes = (BoundedJSONParser,)
     http_method_names = ("get", "post", "head", "options")
     pagination_class = SelinonPagination
     action_permissions: Mapping[str, tuple[str, ...]] = {}
 
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication, permissions, throttles first
+        refuse_nul_characters(request.query_params, kwargs)
+
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, RequestDataTooBig):  # Django's refusal of the body: a 413 in JSON, not its 400 page
+            exc = RequestTooLarge()
         # An error of a graph endpoint is JSON, whatever picture format was asked for.
         renderer = getattr(self.request, "accepted_renderer", None)
         if renderer is None or isinstance(renderer, GraphRenderer):
@@ -142,7 +170,6 @@ class FlowViewSet(SelinonAPIView):
 
     lookup_field = "name"
     lookup_value_regex = "[^/]+"
-    pagination_class = None  # type: ignore[assignment]  # a handful of flows: no pages
     serializer_class = FlowSerializer
     action_permissions = {"default": (VIEW_CONFIGURATION,)}
 
@@ -158,13 +185,14 @@ class FlowViewSet(SelinonAPIView):
     @extend_schema(summary="List the flows of the current configuration revision")
     def list(self, request: Request) -> Response:
         revision = ConfigRevision.objects.current()
-        rows = FlowDefinition.objects.filter(revision=revision).order_by("name") if revision else []
+        rows = FlowDefinition.objects.filter(revision=revision).order_by("name", "pk")
+        page = self.paginate_queryset(rows if revision is not None else rows.none())
         data = [
             {"name": row.name, "revision": revision.number if revision else 0, "queue": row.queue,
              "url": self._url(row.name)}
-            for row in rows
+            for row in page or []
         ]
-        return Response(FlowSerializer(data, many=True).data)  # type: ignore[arg-type]
+        return self.get_paginated_response(FlowSerializer(data, many=True).data)
 
     @extend_schema(summary="A flow with its nodes, edges, conditions and failures",
                    responses={200: FlowDetailSerializer})
@@ -194,7 +222,6 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonA
     lookup_field = "number"
     lookup_value_regex = "[0-9]+"
     serializer_class = RevisionSerializer
-    parser_classes = (JSONParser,)
     action_permissions = {"default": (VIEW_CONFIGURATION,), "create": (LOAD_CONFIGURATION,)}
 
     def get_queryset(self) -> QuerySet[ConfigRevision]:
@@ -244,19 +271,13 @@ class RevisionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonA
         upload.is_valid(raise_exception=True)
         files = upload.validated_data["files"]
         sources = [SourceFile(path=f["path"], role=f["role"], text=f["text"]) for f in files]
+        dry_run = upload.validated_data["dry_run"]
         try:
-            config = load_config_from_sources(sources)
+            revision, created = load_upload(
+                sources, created_by=cast(Any, request.user), comment=upload.validated_data["comment"], dry_run=dry_run
+            )
         except ConfigurationError as error:
             return _config_errors(error.issues)
-        issues = disallowed_imports(config, prefixes)
-        if issues:
-            return _config_errors(issues)
-        from selinon_django.revisions import load_revision
-
-        dry_run = upload.validated_data["dry_run"]
-        revision, created = load_revision(
-            config, created_by=cast(Any, request.user), comment=upload.validated_data["comment"], dry_run=dry_run
-        )
         context = self.get_serializer_context()
         body = {
             "created": created and not dry_run,
@@ -322,7 +343,6 @@ def _node_urls(report: dict[str, Any], request: Request) -> dict[str, Any]:
 class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
     lookup_value_regex = "[^/]+"
     serializer_class = RunSerializer
-    parser_classes = (JSONParser,)
     filter_backends = (RunFilterBackend, OrderingFilter)
     ordering_fields = ("created_at", "started_at", "finished_at")
     ordering = ("-created_at",)
