@@ -13,6 +13,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from demo_project.secret_key import secret_key
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SELINON_DJANGO_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -21,9 +23,15 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 # as a deployment would use it); the demo runs with the prefix "demo" unless told otherwise.
 os.environ.setdefault("DEMO_QUEUE_PREFIX", "demo")
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-insecure-key-change-me")
-DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
-ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+# No fixed key: DJANGO_SECRET_KEY, else a random key made once and kept in VAR_DIR/secret_key
+# (mode 0600), which the web process, the workers and restarts share.
+SECRET_KEY = secret_key(os.environ, VAR_DIR)
+# Off unless asked for: a debug page shows settings (the broker URL with its password) and code
+# to anyone whose request fails. scripts/demo.sh serves the admin with `runserver --insecure`.
+DEBUG = os.environ.get("DJANGO_DEBUG", "0") == "1"
+# comma-separated; the default serves the demo on this machine only
+_hosts = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+ALLOWED_HOSTS = [host.strip() for host in _hosts.split(",") if host.strip()]
 
 INSTALLED_APPS = [
     "django.contrib.admin",

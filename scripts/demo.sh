@@ -6,6 +6,8 @@
 # filesystem transport (a broker that is a folder: no server), runs `demo_main` through it with
 # `selinon_run --wait`, prints the run tree and how to look at it in the admin, and stops every
 # process it started.
+# DEBUG stays off (demo_project/settings.py): nothing here serves web pages, and the admin it
+# points to at the end is served by `runserver --insecure`, which needs no DEBUG for static files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -64,9 +66,11 @@ cat <<MSG
 
 The run tree above is also in $VAR/report.json. Every flow run, node run and trace event is in
 the database; to browse them in the admin:
-  export DATABASE_URL=$DATABASE_URL
+  export DATABASE_URL=$DATABASE_URL SELINON_DJANGO_VAR_DIR=$VAR
   .venv/bin/python manage.py createsuperuser
-  .venv/bin/python manage.py runserver
+  .venv/bin/python manage.py runserver --insecure
   then open http://127.0.0.1:8000/admin/selinon_django/
+(DEBUG is off: --insecure lets runserver serve the admin's CSS and scripts anyway. The secret key
+is $VAR/secret_key, made on first use; set DJANGO_SECRET_KEY to use your own.)
 MSG
 exit $status
