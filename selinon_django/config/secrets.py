@@ -196,13 +196,15 @@ def mask_configuration(configuration: Any) -> Any:
 
 # --- YAML source text --------------------------------------------------------------------------
 
+#: a masked scalar in YAML text: quoted, since a plain ``*`` would start an alias
+_QUOTED_MASK = f'"{MASK}"'
 #: the anchor and tag written before a node (kept when its value is masked)
 _NODE_PROPERTIES = re.compile(r"(?:[&!][^\s]*\s+)*")
 
 
 def mask_source_text(text: str) -> str:
     """The YAML ``text`` as written, with the secrets the same rules find in its data masked in
-    place: comments, order and layout stay, each secret scalar becomes :data:`MASK`.
+    place: comments, order and layout stay, each secret scalar becomes ``"********"`` (still YAML).
 
     The positions come from PyYAML's node graph (so flow style, quoting, anchors and aliases are
     all covered); URL passwords are then masked in the whole text, comments included. Text that
@@ -224,7 +226,7 @@ def mask_source_text(text: str) -> str:
         properties = _NODE_PROPERTIES.match(original)
         prefix = properties.group(0) if properties else ""
         trailing = original[len(original.rstrip("\n")):]
-        masked = f"{masked[:start]}{prefix}{MASK}{trailing}{masked[end:]}"
+        masked = f"{masked[:start]}{prefix}{_QUOTED_MASK}{trailing}{masked[end:]}"
     return mask_url_passwords(masked)
 
 
