@@ -41,6 +41,12 @@ class OptionalTokenAuthentication(TokenAuthentication):
             )
         return None
 
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        # PostgreSQL's text cannot hold NUL: looking such a key up would be a 500, not a 401
+        if "\x00" in key:
+            raise AuthenticationFailed("Invalid token.")
+        return super().authenticate_credentials(key)  # type: ignore[no-any-return]
+
     def authenticate_header(self, request: Request) -> str | None:
         return super().authenticate_header(request) if tokens_offered() else None
 

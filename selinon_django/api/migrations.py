@@ -24,6 +24,7 @@ from selinon_django.api.permissions import VIEW_MIGRATIONS
 from selinon_django.api.views import SelinonAPIView
 from selinon_django.config.model import thaw
 from selinon_django.models import ConfigRevision, FlowMigrationRecord
+from selinon_django.payloads import PayloadError, parse_bounded_int
 
 #: the largest value of the integer columns on every backend (PostgreSQL's integer is 32-bit)
 MAX_INT = 2**31 - 1
@@ -272,7 +273,9 @@ class MigrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Selinon
         return self.get_paginated_response(serializer.data)
 
     def get_object(self) -> FlowMigrationRecord:
-        version = self.kwargs.get("version", "")
-        if not str(version).isdigit() or int(version) > MAX_INT:  # out of the column's range: no such row
-            raise Http404(f"no flow migration {version}")
+        version = str(self.kwargs.get("version", ""))
+        try:  # out of the column's range: no such row (and no 5,000-digit int() either)
+            parse_bounded_int(version, minimum=1, maximum=MAX_INT)
+        except PayloadError:
+            raise Http404(f"no flow migration {version[:40]}") from None
         return super().get_object()

@@ -5,7 +5,9 @@ retrying a run are all POSTs that mean different things, so each view names the 
 each action instead (``action_permissions``). Reading flows and revisions needs
 ``view_configrevision``, loading a configuration ``add_configrevision``; reading runs and node
 runs needs ``view_flowrun``, starting ``add_flowrun``, cancelling and retrying ``change_flowrun``;
-reading flow migrations needs ``view_flowmigrationrecord``.
+reading flow migrations needs ``view_flowmigrationrecord``; reading trigger sessions
+``view_triggersession``, firing a trigger ``add_firedtrigger`` and, when the trigger is one a
+flow-running trigger task waits for, ``add_flowrun`` too (firing it starts runs).
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ VIEW_RUNS = f"{APP}.view_flowrun"
 START_RUNS = f"{APP}.add_flowrun"
 CHANGE_RUNS = f"{APP}.change_flowrun"
 VIEW_MIGRATIONS = f"{APP}.view_flowmigrationrecord"
+VIEW_TRIGGERS = f"{APP}.view_triggersession"
+FIRE_TRIGGERS = f"{APP}.add_firedtrigger"
 
 
 class ActionPermission(BasePermission):

@@ -30,9 +30,14 @@ SCHEMA_SETTINGS: dict[str, Any] = {
         "holding the Django permission of the action: `selinon_django.view_configrevision` to read "
         "flows and revisions, `add_configrevision` to load YAML, `view_flowrun` to read runs and node "
         "runs, `add_flowrun` to start a run, `change_flowrun` to cancel or retry one, "
-        "`view_flowmigrationrecord` to read flow migrations. Starting runs is "
-        "throttled by the DRF scope `selinon_runs` when `REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']` "
-        "names a rate for it."
+        "`view_flowmigrationrecord` to read flow migrations, `view_triggersession` to read trigger "
+        "sessions, `add_firedtrigger` to fire a trigger (and `add_flowrun` when the trigger starts "
+        "flows). Starting runs and firing triggers share the DRF throttle scope `selinon_runs` when "
+        "`REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']` names a rate for it.\n\n"
+        "Every list is paginated (`page`, `page_size` up to 500). Request bodies are JSON of at most "
+        "Django's `DATA_UPLOAD_MAX_MEMORY_SIZE` bytes (413 beyond) nested at most "
+        "`SELINON_DJANGO['MAX_JSON_DEPTH']` levels deep; NUL characters, lone surrogates, NaN and "
+        "Infinity are refused with a 400, as is NUL in a query-string parameter."
     ),
 }
 

@@ -2,16 +2,20 @@
 
 Mount ``router.urls`` (or ``urlpatterns``) under the project's API prefix:
 
-- ``GET  trigger-sessions/`` and ``GET trigger-sessions/{key}/``: a session, its own
+- ``GET  trigger-sessions/`` (paginated) and ``GET trigger-sessions/{key}/``: a session, its own
   configuration, its fired triggers (kwargs, when, source) and trigger-task instances (status,
   attempts, result, error, the flow run they started);
 - ``POST trigger-sessions/{key}/fire/`` with ``{"trigger": name, "kwargs": {...}}``: fires it
   (the session is created on first use); answers 201 with the tasks it scheduled, 400 with
   the reason for bad input;
-- ``GET trigger-task-instances/?session=KEY&status=S&name=N``.
+- ``GET trigger-task-instances/?session=KEY&status=S&name=N`` (paginated).
 
-Reading needs an authenticated user; firing needs staff or the ``selinon_django.add_firedtrigger``
-permission, since a trigger starts work.
+The viewsets are the API's own kind (:class:`~selinon_django.api.views.SelinonAPIView`): the
+same authentication, JSON parser with its size and nesting limits, NUL refusal and pagination.
+Reading needs ``selinon_django.view_triggersession``; firing ``add_firedtrigger`` and, when the
+trigger is one that a flow-running trigger task waits for, ``add_flowrun`` as well: firing it
+starts runs, which must not be a side door around the permission to start them. Every fire
+counts against the run-start throttle (DRF scope ``selinon_runs``), shared with ``POST runs/``.
 """
 from __future__ import annotations
 
@@ -20,16 +24,20 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from rest_framework import permissions, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
-from selinon_django.api.views import AUTHENTICATION
+from selinon_django.api.permissions import FIRE_TRIGGERS, START_RUNS, VIEW_TRIGGERS
+from selinon_django.api.throttling import RUNS_SCOPE, RunStartThrottle
+from selinon_django.api.views import SelinonAPIView
 from selinon_django.conf import selinon_settings
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance
-from selinon_django.triggers.manager import TriggerKwargsError, fire
+from selinon_django.triggers.manager import TriggerKwargsError, fire, flows_started_by
 from selinon_django.triggers.specs import TriggerConfigurationError
 
 __all__ = ["router", "urlpatterns"]
@@ -85,27 +93,25 @@ def _valid_key(key: str) -> bool:
     return 0 < len(key) <= 255 and key.isprintable()
 
 
-class CanFire(permissions.BasePermission):
-    """Reading: ``view_triggersession``; firing: ``add_firedtrigger`` (like the other endpoints,
-    model permissions, so a plain authenticated account sees nothing)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        user = request.user
-        if not (user and user.is_authenticated):
-            return False
-        if request.method in permissions.SAFE_METHODS:
-            return bool(user.has_perm("selinon_django.view_triggersession"))
-        return bool(user.has_perm("selinon_django.add_firedtrigger"))
+class FiredSerializer(serializers.Serializer):
+    session = serializers.CharField()
+    trigger = serializers.CharField()
+    scheduled = serializers.ListField(child=serializers.CharField(), help_text="Trigger tasks it scheduled.")
 
 
-class TriggerSessionViewSet(viewsets.ReadOnlyModelViewSet):
-    authentication_classes = AUTHENTICATION
-    permission_classes = (CanFire,)
+@extend_schema_view(
+    list=extend_schema(summary="List trigger sessions, newest first"),
+    retrieve=extend_schema(summary="A trigger session with its fired triggers and trigger-task instances"),
+)
+class TriggerSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonAPIView):
     lookup_field = "key"
     lookup_value_regex = "[^/]+"
+    serializer_class = TriggerSessionSerializer
+    throttle_scope = RUNS_SCOPE
+    action_permissions = {"default": (VIEW_TRIGGERS,), "fire": (FIRE_TRIGGERS,)}
 
     def get_queryset(self) -> QuerySet[TriggerSession]:
-        queryset = TriggerSession.objects.order_by("-created_at")
+        queryset = TriggerSession.objects.order_by("-created_at", "-pk")
         if self.action == "retrieve":
             queryset = queryset.prefetch_related("fired_triggers", "task_instances")
         return queryset
@@ -117,6 +123,23 @@ class TriggerSessionViewSet(viewsets.ReadOnlyModelViewSet):
             return FireSerializer
         return TriggerSessionSerializer
 
+    def get_throttles(self) -> list[Any]:
+        throttles = list(super().get_throttles())
+        if self.action == "fire":  # a fire schedules work like a run start: the same budget
+            throttles.append(RunStartThrottle())
+        return throttles
+
+    @extend_schema(
+        summary="Fire a trigger in this session (created on first use)",
+        description=(
+            "Needs `selinon_django.add_firedtrigger`, and `selinon_django.add_flowrun` as well when a "
+            "trigger task that runs a flow waits for this trigger. Throttled by the DRF scope "
+            "`selinon_runs`, shared with starting runs."
+        ),
+        request=FireSerializer,
+        responses={201: FiredSerializer, 400: OpenApiResponse(description="Bad input; nothing was recorded."),
+                   403: OpenApiResponse(description="No permission to fire, or to start the flows it starts.")},
+    )
     @action(detail=True, methods=["post"])
     def fire(self, request: Request, key: str | None = None) -> Response:
         """Fire a trigger in this session (created on first use)."""
@@ -128,20 +151,39 @@ class TriggerSessionViewSet(viewsets.ReadOnlyModelViewSet):
                 {"detail": "the session key must be 1 to 255 printable characters"},
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        flow_tasks = flows_started_by(str(key), trigger)
+        if flow_tasks and not request.user.has_perm(START_RUNS):
+            raise PermissionDenied(
+                f"Firing {trigger!r} starts flows (trigger tasks {', '.join(flow_tasks)}): that needs the "
+                f"{START_RUNS} permission as well."
+            )
         try:
             scheduled = fire(str(key), trigger, serializer.validated_data["kwargs"], source=FiredTrigger.Source.API)
         except (TriggerKwargsError, TriggerConfigurationError) as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
-        return Response({"session": key, "trigger": trigger, "scheduled": scheduled}, status=status.HTTP_201_CREATED)
+        body = {"session": key, "trigger": trigger, "scheduled": scheduled}
+        return Response(FiredSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
-class TriggerTaskInstanceViewSet(viewsets.ReadOnlyModelViewSet):
-    authentication_classes = AUTHENTICATION
-    permission_classes = (CanFire,)
+@extend_schema_view(
+    list=extend_schema(
+        summary="List trigger-task instances, newest first",
+        parameters=[
+            OpenApiParameter("session", str, description="Instances of this session (its key)."),
+            OpenApiParameter("status", str, description="Instances in this status."),
+            OpenApiParameter("name", str, description="Instances of this trigger task."),
+        ],
+    ),
+    retrieve=extend_schema(summary="A trigger-task instance"),
+)
+class TriggerTaskInstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonAPIView):
     serializer_class = TriggerTaskInstanceSerializer
+    action_permissions = {"default": (VIEW_TRIGGERS,)}
 
     def get_queryset(self) -> QuerySet[TriggerTaskInstance]:
-        queryset = TriggerTaskInstance.objects.select_related("session").order_by("-created_at")
+        queryset = TriggerTaskInstance.objects.select_related("session").order_by("-created_at", "-pk")
+        if self.action != "list":  # filters describe the list; a detail is looked up by id alone
+            return queryset
         params = self.request.query_params
         if params.get("session"):
             queryset = queryset.filter(session__key=params["session"])

@@ -27,7 +27,8 @@ from selinon_django.runtime import outbox
 from selinon_django.triggers.specs import TriggerConfigurationError, TriggerSpec, parse_configuration
 
 __all__ = [
-    "TRIGGER_TASK", "TriggerConfigurationError", "TriggerKwargsError", "TriggerManager", "fire", "update_configuration",
+    "TRIGGER_TASK", "TriggerConfigurationError", "TriggerKwargsError", "TriggerManager", "fire", "flows_started_by",
+    "update_configuration",
 ]
 
 #: registered name of the Celery task that runs trigger-task instances
@@ -86,6 +87,18 @@ def effective_configuration(session: TriggerSession) -> dict[str, TriggerSpec]:
     """The YAML ``triggers:`` of the current revision with the session's own entries laid over."""
     base, _ = _current_revision_parts()
     return parse_configuration({**base, **(session.configuration or {})})
+
+
+def flows_started_by(session_key: str, trigger_name: str) -> list[str]:
+    """Trigger tasks of ``session_key`` that run a flow and wait for ``trigger_name`` (sorted).
+
+    Firing that trigger may start those flows (once their other ``after`` triggers have fired),
+    so whoever fires it needs the permission to start runs (the REST API asks for it).
+    """
+    session = TriggerSession.objects.filter(key=session_key).first()
+    specs = effective_configuration(session or TriggerSession(key=session_key))
+    _, flows = _current_revision_parts()
+    return sorted(spec.name for spec in specs.values() if trigger_name in spec.after and spec.run in flows)
 
 
 def latest_kwargs(session: TriggerSession, names: tuple[str, ...] | list[str]) -> dict[str, dict[str, Any]]:

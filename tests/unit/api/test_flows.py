@@ -14,20 +14,30 @@ pytestmark = pytest.mark.django_db
 
 
 def test_list_names_the_flows_of_the_current_revision(api: APIClient, revision: ConfigRevision) -> None:
-    body = api.get("/api/flows/").json()
+    page = api.get("/api/flows/").json()
+    assert page["count"] == 3
+    body = page["results"]
     assert [f["name"] for f in body] == ["main", "other", "sub"]
     assert {f["revision"] for f in body} == {revision.number}
     assert body[0]["url"].endswith("/api/flows/main/")
     without_other = FLOWS_YAML.split("  - name: other")[0]
     newer = load_revision(load_config_from_sources(
         sources(NODES_YAML.replace("  - other\n", ""), without_other)))[0]
-    body = api.get("/api/flows/").json()
+    body = api.get("/api/flows/").json()["results"]
     assert [(f["name"], f["revision"]) for f in body] == [("main", newer.number), ("sub", newer.number)]
 
 
 def test_list_before_any_configuration_is_empty(api: APIClient) -> None:
-    assert api.get("/api/flows/").json() == []
+    assert api.get("/api/flows/").json() == {"count": 0, "next": None, "previous": None, "results": []}
     assert api.get("/api/flows/main/").status_code == 404
+
+
+def test_list_is_paginated(api: APIClient, revision: ConfigRevision) -> None:
+    first = api.get("/api/flows/", {"page_size": 2}).json()
+    assert [f["name"] for f in first["results"]] == ["main", "other"]
+    second = api.get(first["next"]).json()
+    assert [f["name"] for f in second["results"]] == ["sub"]
+    assert second["next"] is None
 
 
 def test_detail_has_nodes_edges_conditions_and_failures(api: APIClient, revision: ConfigRevision) -> None:

@@ -154,3 +154,11 @@ def test_accessor_follows_override_settings() -> None:
         assert conf.IMPORT_PREFIXES == ("x.",)
         assert conf.GRAPHS_ENABLED is True
     assert selinon_settings().IMPORT_PREFIXES != ("x.",)
+
+
+def test_e009_max_json_depth_within_the_stack_budget() -> None:
+    assert ids({"MAX_JSON_DEPTH": 0}) == ["selinon_django.E009"]
+    assert ids({"MAX_JSON_DEPTH": 100_000}) == ["selinon_django.E009"]
+    assert ids({"MAX_JSON_DEPTH": "64"}) == ["selinon_django.E003"]
+    assert ids({"MAX_JSON_DEPTH": 1}) == []
+    assert ids({"MAX_JSON_DEPTH": 500}) == []
