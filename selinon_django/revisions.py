@@ -83,8 +83,8 @@ def load_revision(
 ) -> tuple[ConfigRevision, bool]:
     """Store ``config`` as a new revision; returns ``(revision, created)``.
 
-    ``created`` is False when the content and origin equal the current revision's (that
-    revision is returned and nothing is written). With ``dry_run`` nothing is written either:
+    ``created`` is False when the content equals the current revision's (that revision is
+    returned and nothing is written), except when a command loads the content of an upload. With ``dry_run`` nothing is written either:
     the returned revision is the unsaved row that would have been created. ``origin`` must say
     how ``config`` was loaded: the revision is rebuilt with that origin's trust wherever it runs.
     """
@@ -97,7 +97,9 @@ def load_revision(
             with transaction.atomic():
                 # On PostgreSQL this serialises concurrent loads behind the newest row.
                 newest = ConfigRevision.objects.select_for_update().order_by("-number").first()
-                if newest is not None and newest.content_hash == digest and newest.origin == origin:
+                # The same content again is no new revision, unless a command loads what was
+                # uploaded: the command's revision is trusted with more (full environment).
+                if newest is not None and newest.content_hash == digest and origin in (newest.origin, "upload"):
                     return newest, False
                 revision = ConfigRevision(
                     number=(newest.number if newest is not None else 0) + 1,

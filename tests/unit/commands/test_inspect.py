@@ -100,7 +100,7 @@ def test_check_imports_reports_what_fails() -> None:
     nodes, flows = FIXTURES / "missing_imports_nodes.yaml", FIXTURES / "missing_imports_flows.yaml"
     with pytest.raises(CommandError, match="1 import failed") as caught:
         run("-n", str(nodes), "-f", str(flows), "--check-imports")
-    assert "tasks.Ghost" in str(caught.value)
+    assert "tasks[0].import" in str(caught.value)
     assert "no_such_module_anywhere" in str(caught.value)
 
 

@@ -27,7 +27,7 @@ def test_selinon_names_resolve_to_this_app() -> None:
     assert resolve_class("selinon.caches", "LRU") == ("selinon_django.caches.lru", "LRU")
     assert resolve_class("selinon.caches.fifo", "FIFO") == ("selinon_django.caches.fifo", "FIFO")
     # no equivalent here: left as written
-    assert resolve_class("selinon.storages.mongodb", "MongoDB") == ("selinon.storages.mongodb", "MongoDB")
+    assert resolve_class("selinon.storages.nothing", "Nothing") == ("selinon.storages.nothing", "Nothing")
 
 
 def test_allowed_import_respects_package_boundaries() -> None:
