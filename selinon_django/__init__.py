@@ -3,13 +3,21 @@
 The public names are Selinon's own (``SelinonTask``, ``run_flow``, ``FatalTaskError``...).
 They are resolved lazily so that importing this package never imports Django models or
 Celery before Django is set up.
+
+Importing the package also makes ``import selinon`` work for existing Selinon code when the
+``selinon`` distribution is not installed (see :mod:`selinon_django.compat`): Django imports
+this package while it loads ``INSTALLED_APPS``, before any task module is imported.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
+from selinon_django.compat import install_selinon_alias
+
 __version__ = "0.1.0"
+
+install_selinon_alias()
 
 # public name -> module that defines it
 _EXPORTS = {

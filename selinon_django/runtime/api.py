@@ -2,7 +2,9 @@
 
 ``run_flow`` and ``run_flow_selective`` return the run id, which is also the id under which the
 flow's outcome lands in Celery's result backend: ``AsyncResult(run_id).get()`` returns when the
-flow ends, as with Selinon.
+flow ends, as with Selinon. The id comes as a :class:`~selinon_django.runtime.flow_handle.FlowHandle`,
+a ``str`` that also has ``.id`` and ``.get()``, because Selinon's ``run_flow`` returned an
+``AsyncResult`` and Selinon code calls those.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from selinon_django.models.runs import (
 from selinon_django.runtime import migrating, outbox
 from selinon_django.runtime.celery_app import get_celery_app
 from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.flow_handle import FlowHandle
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING
@@ -110,12 +113,13 @@ def _first_step(run: FlowRun) -> bool:
     return True
 
 
-def run_flow(flow_name: str, node_args: Any = None, *, created_by: Any = None) -> str:
-    """Start ``flow_name`` on the current configuration revision; returns the run id.
+def run_flow(flow_name: str, node_args: Any = None, *, created_by: Any = None) -> FlowHandle:
+    """Start ``flow_name`` on the current configuration revision; returns the run id (with
+    ``.id`` and ``.get()``, as Selinon's ``AsyncResult``).
 
     Raises :class:`~selinon_django.errors.UnknownFlowError` for a flow the revision lacks.
     """
-    return _start(flow_name, node_args, selective=None, created_by=created_by)
+    return FlowHandle(_start(flow_name, node_args, selective=None, created_by=created_by))
 
 
 def run_flow_selective(
@@ -126,8 +130,9 @@ def run_flow_selective(
     run_subsequent: bool = False,
     *,
     created_by: Any = None,
-) -> str:
-    """Run only the part of ``flow_name`` leading to ``task_names`` (Selinon's signature).
+) -> FlowHandle:
+    """Run only the part of ``flow_name`` leading to ``task_names`` (Selinon's signature); returns
+    the run id as :func:`run_flow` does.
 
     Raises :class:`~selinon_django.errors.SelectiveNoPathError` when no path reaches a task.
     """
@@ -138,7 +143,9 @@ def run_flow_selective(
     plan = compute_selective(
         config, flow_name, list(task_names), follow_subflows=follow_subflows, run_subsequent=run_subsequent
     )
-    return _start(flow_name, node_args, selective=plan.to_dict(), created_by=created_by, revision=revision)
+    return FlowHandle(
+        _start(flow_name, node_args, selective=plan.to_dict(), created_by=created_by, revision=revision)
+    )
 
 
 def _tree(run_id: str) -> list[str]:

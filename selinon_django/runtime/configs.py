@@ -5,6 +5,7 @@ import threading
 from collections import OrderedDict
 
 from selinon_django.config.model import SystemConfig
+from selinon_django.errors import UnknownFlowError
 from selinon_django.models.definitions import ConfigRevision
 
 _cache: OrderedDict[int, SystemConfig] = OrderedDict()
@@ -29,6 +30,15 @@ def config_for(revision_id: int) -> SystemConfig:
         while len(_cache) > _SIZE:
             _cache.popitem(last=False)
     return config
+
+
+def current_config() -> SystemConfig:
+    """The configuration of the current (newest) revision: what code outside a task sees when it
+    calls Selinon's class-level ``StoragePool`` methods (one query for the revision's id)."""
+    revision = ConfigRevision.objects.current()
+    if revision is None:
+        raise UnknownFlowError("no configuration is loaded (run manage.py selinon_load first)")
+    return config_for(revision.pk)
 
 
 def forget_configs() -> None:

@@ -27,6 +27,14 @@ class SelinonMissingDataException(SelinonDjangoError, KeyError):
         return str(self.args[0]) if self.args else "no data"
 
 
+class StorageError(SelinonDjangoError):
+    """An adapter could not reach or use its backend (Selinon's ``selinon.errors.StorageError``).
+
+    Adapters raise it from ``connect()`` with the storage's address in the message, so a worker's
+    log says which server it could not reach instead of a driver's time-out text alone.
+    """
+
+
 class StoredTaskError(SelinonDjangoError):
     """A task's failure read back from a storage whose exception class cannot be rebuilt."""
 

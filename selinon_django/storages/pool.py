@@ -5,17 +5,26 @@ is bound to a :class:`SystemConfig` (a revision), because runs of different revi
 served by the same worker. The adapters themselves are shared process-wide, keyed by the
 storage's name *and* its definition: a new revision that leaves a storage unchanged keeps its
 connection, one that changes it gets a fresh adapter.
+
+Selinon's class-level calls still work where user code makes them:
+``StoragePool.get_connected_storage(name)`` on the class uses the *current* pool - the pool of
+the task running in this thread or context (:meth:`StoragePool.activated`), else the pool of the
+configuration that :meth:`StoragePool.set_current_config_source` names (the app registers the
+current revision).
 """
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import importlib
 import json
 import logging
 import threading
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ClassVar, Concatenate, Generic, ParamSpec, TypeVar
 
 from selinon_django.caches import build_cache
 from selinon_django.caches.base import Cache, CacheMissError
@@ -63,6 +72,38 @@ def config_key(config: SystemConfig) -> str:
         return "repr:" + hashlib.sha256(repr(config).encode()).hexdigest()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+#: the pool of the task running in this context (set by :meth:`StoragePool.activated`)
+_active_pool: ContextVar[StoragePool | None] = ContextVar("selinon_django_active_pool", default=None)
+
+
+class _SelinonClassMethod(Generic[_P, _R]):
+    """A method that also works on the class, as Selinon's classmethods do.
+
+    ``pool.method(...)`` is the ordinary method; ``StoragePool.method(...)`` calls it on
+    :meth:`StoragePool.current`, looked up at call time (not when the attribute is read, so
+    introspecting the class never needs a configuration).
+    """
+
+    def __init__(self, method: Callable[Concatenate[StoragePool, _P], _R]) -> None:
+        self.method = method
+        self.__doc__ = method.__doc__
+        self.__wrapped__ = method
+
+    def __get__(self, instance: StoragePool | None, owner: type[StoragePool]) -> Callable[_P, _R]:
+        method = self.method
+        if instance is not None:
+            return functools.partial(method, instance)
+
+        @functools.wraps(method)
+        def on_current_pool(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            return method(owner.current(), *args, **kwargs)
+
+        return on_current_pool
+
+
 class StoragePool:
     """Storage lookups for one configuration; see the module docstring for sharing rules."""
 
@@ -75,6 +116,8 @@ class StoragePool:
     _caches: ClassVar[dict[_CacheKey, Cache]] = {}
     _key_locks: ClassVar[dict[object, threading.Lock]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+    #: the configuration class-level calls use outside a task (None: they raise)
+    _current_config_source: ClassVar[Callable[[], SystemConfig] | None] = None
 
     def __init__(self, config: SystemConfig, tracer: Tracer | None = None) -> None:
         self.config = config
@@ -97,6 +140,38 @@ class StoragePool:
                 pool = cls._pools[key] = cls(config)
             cls._by_object[id(config)] = (config, pool)
             return pool
+
+    @classmethod
+    def set_current_config_source(cls, source: Callable[[], SystemConfig] | None) -> None:
+        """Where class-level calls outside a running task find their configuration."""
+        cls._current_config_source = source
+
+    @classmethod
+    def current(cls) -> StoragePool:
+        """The pool of the task running in this context, else of the current configuration.
+
+        Raises :class:`StorageNotConfigured` when there is neither (no task is running and the
+        app has not registered a configuration source).
+        """
+        pool = _active_pool.get()
+        if pool is not None:
+            return pool
+        source = cls._current_config_source
+        if source is None:
+            raise StorageNotConfigured(
+                "StoragePool was called on the class outside a task, and no configuration source is set "
+                "(add selinon_django to INSTALLED_APPS and load a configuration with manage.py selinon_load)"
+            )
+        return cls.for_config(source())
+
+    @contextmanager
+    def activated(self) -> Iterator[StoragePool]:
+        """Make this pool the one class-level calls use, for the duration of the block."""
+        token = _active_pool.set(self)
+        try:
+            yield self
+        finally:
+            _active_pool.reset(token)
 
     @classmethod
     def reset(cls) -> None:
@@ -146,6 +221,7 @@ class StoragePool:
         except KeyError:
             raise StorageNotConfigured(f"{task_name!r} is not a task of this configuration") from None
 
+    @_SelinonClassMethod
     def get_storage_name_by_task_name(self, task_name: str, graceful: bool = False) -> str | None:
         """The storage name of a task; None (graceful) or :class:`StorageNotConfigured` if it has none."""
         if graceful and task_name not in self.config.tasks:
@@ -155,6 +231,7 @@ class StoragePool:
             raise StorageNotConfigured(f"task {task_name!r} has no storage configured")
         return storage
 
+    @_SelinonClassMethod
     def get_storage_by_task_name(self, task_name: str) -> DataStorage | None:
         """The connected adapter of a task's storage, None when the task has no storage."""
         name = self.get_storage_name_by_task_name(task_name, graceful=True)
@@ -200,6 +277,7 @@ class StoragePool:
         adapter: DataStorage = cls(**thaw(storage.configuration))
         return adapter
 
+    @_SelinonClassMethod
     def get_connected_storage(self, storage_name: str) -> DataStorage:
         """The process's adapter for ``storage_name``, created and connected on first use.
 
@@ -264,6 +342,7 @@ class StoragePool:
             raise StorageNotConfigured(f"task {task_name!r} has no storage configured, so it has no stored results")
         return task, task.storage, self.get_connected_storage(task.storage)
 
+    @_SelinonClassMethod
     def retrieve(self, flow_name: str, task_name: str, task_id: str) -> Any:
         """A task's result: from the result cache if it has it, else from the task's storage.
 
@@ -307,6 +386,7 @@ class StoragePool:
                 self._trace(Trace.TASK_RESULT_CACHE_ADD, **details, cache_name=cache_name)
         return result
 
+    @_SelinonClassMethod
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> Any:
         """Store a result under the task's ``storage_task_name``; the record id.
 
@@ -325,6 +405,7 @@ class StoragePool:
         self._trace(Trace.STORAGE_STORED, **details, record_id=record_id)
         return record_id
 
+    @_SelinonClassMethod
     def store_error(
         self, node_args: Any, flow_name: str, task_name: str, task_id: str, exc_info: ExcInfo | tuple[Any, Any, Any]
     ) -> Any:
@@ -353,6 +434,7 @@ class StoragePool:
         task, _, adapter = self._resolve(task_name)
         return adapter.retrieve_error(flow_name, task.storage_name_for_results, task_id)
 
+    @_SelinonClassMethod
     def delete(self, flow_name: str, task_name: str, task_id: str) -> None:
         task, storage_name, adapter = self._resolve(task_name)
         details = {
@@ -362,6 +444,10 @@ class StoragePool:
         self._trace(Trace.STORAGE_DELETE, **details)
         adapter.delete(flow_name, task.storage_name_for_results, task_id)
         self._trace(Trace.STORAGE_DELETED, **details)
+
+    #: Selinon's names of :meth:`store` and :meth:`store_error`
+    set = store
+    set_error = store_error
 
 
 def _disconnect_quietly(name: str, adapter: DataStorage) -> None:
