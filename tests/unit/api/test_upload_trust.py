@@ -160,7 +160,8 @@ def test_every_importable_name_is_checked(uploader: APIClient, key: str) -> None
 @pytest.mark.parametrize("target", ["selinon_django.runtime.api.cancel_flow", "selinon_django.triggers.import_module"])
 def test_the_apps_own_modules_are_not_user_code(uploader: APIClient, target: str) -> None:
     module, _, name = target.rpartition(".")
-    messages = refused(post(uploader, yaml(task_extra=f", import: {module}").replace("classname: T", f"classname: {name}")))
+    text = yaml(task_extra=f", import: {module}").replace("classname: T", f"classname: {name}")
+    messages = refused(post(uploader, text))
     assert any("module of selinon_django itself" in m for m in messages), messages
 
 
@@ -195,7 +196,8 @@ def test_variables_the_settings_list_are_expanded(uploader: APIClient, monkeypat
     assert ConfigRevision.objects.get().origin == "upload"
     assert config.tasks["T"].queue == "staging_tasks"
     # a variable the settings do not list stays a placeholder, also on the worker
-    assert dict(config.storages["S"].configuration) == {"a": "staging", "b": "{SECRET_FOR_TEST}", "c": "^\\d{3}-{name}$"}
+    expected = {"a": "staging", "b": "{SECRET_FOR_TEST}", "c": "^\\d{3}-{name}$"}
+    assert dict(config.storages["S"].configuration) == expected
 
 
 def test_a_command_load_reads_the_environment_and_keeps_unset_storage_variables(tmp_path: Path) -> None:
