@@ -24,7 +24,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_DEPTH", "PayloadError", "check_json_text", "parse_bounded_int", "parse_json",
+__all__ = ["DEFAULT_MAX_DEPTH", "INT32_MAX", "PayloadError", "check_json_text", "parse_bounded_int", "parse_json",
            "parse_json_bytes"]
 
 #: nesting accepted when the caller names no limit (the default of SELINON_DJANGO['MAX_JSON_DEPTH'])
@@ -39,6 +39,9 @@ _RAW_FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 _OPENING = frozenset("[{")
 
 _MAX_INT_CHARACTERS = 40
+
+#: the largest value of an integer column on every database (PostgreSQL's ``integer`` is 32-bit)
+INT32_MAX = 2**31 - 1
 
 
 class PayloadError(ValueError):

@@ -16,11 +16,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from selinon_django.admin.filters import refuse_filter_value, revision_number
 from selinon_django.admin.graphs import definition_svg
 from selinon_django.admin.readonly import ReadOnlyAdmin
 from selinon_django.admin.runview import pretty_json
 from selinon_django.config.secrets import mask_configuration, mask_secrets
 from selinon_django.models import FlowDefinition, StorageDefinition, TaskDefinition
+from selinon_django.payloads import PayloadError
 
 
 class CurrentRevisionFilter(admin.SimpleListFilter):
@@ -55,8 +57,11 @@ class CurrentRevisionFilter(admin.SimpleListFilter):
         value = self.value()
         if value == "all":
             return queryset
-        if value and value.isdigit():
-            return queryset.filter(revision__number=int(value))
+        if value:
+            try:
+                return queryset.filter(revision__number=revision_number(value))
+            except PayloadError as error:
+                return refuse_filter_value(request, queryset, f"Revision filter: {error}")
         current = ConfigRevision.objects.current()
         return queryset.filter(revision=current) if current else queryset.none()
 

@@ -1,4 +1,10 @@
-"""List filters of the runs page: flow, revision, top-level or sub-flow, and a date range."""
+"""List filters of the runs page: flow, revision, top-level or sub-flow, and a date range.
+
+A value a filter cannot apply (``?revision=²``, ``?started_from=2024-02-30``: typed by hand or
+forged) is reported on the page as an error and the list shows nothing, rather than a 500 or,
+worse, every row under a filter that looks applied (:func:`refuse_filter_value`). NUL in any
+parameter never gets here (:mod:`selinon_django.admin.nul_guard`).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest
@@ -14,6 +20,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from selinon_django.models import ConfigRevision
+from selinon_django.payloads import INT32_MAX, PayloadError, parse_bounded_int
+
+
+def refuse_filter_value(request: HttpRequest, queryset: QuerySet[Any], message: str) -> QuerySet[Any]:
+    """A filter value that cannot be applied: an error message on the page and an empty list."""
+    messages.error(request, f"{message}; nothing is listed.", fail_silently=True)
+    return queryset.none()
+
+
+def revision_number(value: str) -> int:
+    """A revision number from a query string (:class:`PayloadError` if it is none)."""
+    return parse_bounded_int(value, minimum=1, maximum=INT32_MAX)
 
 
 class FlowNameFilter(admin.SimpleListFilter):
@@ -45,7 +63,13 @@ class RevisionFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        return queryset.filter(revision__number=value) if value and value.isdigit() else queryset
+        if not value:
+            return queryset
+        try:
+            number = revision_number(value)
+        except PayloadError as error:
+            return refuse_filter_value(request, queryset, f"Revision filter: {error}")
+        return queryset.filter(revision__number=number)
 
 
 class RunKindFilter(admin.SimpleListFilter):
@@ -63,15 +87,25 @@ class RunKindFilter(admin.SimpleListFilter):
         return queryset
 
 
+class NotAMoment(ValueError):
+    """The text is neither a date nor a date-time."""
+
+
 def _moment(text: str, *, end: bool) -> dt.datetime | None:
-    """A date (whole day) or a date-time from the filter's inputs, aware in the current zone."""
+    """A date (whole day) or a date-time from the filter's inputs, aware in the current zone;
+    None for an empty input, :class:`NotAMoment` for anything else that is not one."""
     text = text.strip()
-    value = parse_datetime(text.replace(" ", "T")) if ("T" in text or ":" in text) else None
-    if value is None:
-        day = parse_date(text)
-        if day is None:
-            return None
-        value = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
+    if not text:
+        return None
+    try:  # well-formed but impossible values (2024-02-30, 25:00) raise ValueError
+        value = parse_datetime(text.replace(" ", "T")) if ("T" in text or ":" in text) else None
+        if value is None:
+            day = parse_date(text)
+            if day is None:
+                raise NotAMoment(text)
+            value = dt.datetime.combine(day, dt.time.max if end else dt.time.min)
+    except ValueError:
+        raise NotAMoment(text) from None
     if timezone.is_naive(value):
         value = timezone.make_aware(value)
     return value
@@ -111,8 +145,13 @@ class StartedBetweenFilter(admin.ListFilter):
         }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        start = _moment(self.values.get("started_from", ""), end=False)
-        end = _moment(self.values.get("started_to", ""), end=True)
+        try:
+            start = _moment(self.values.get("started_from", ""), end=False)
+            end = _moment(self.values.get("started_to", ""), end=True)
+        except NotAMoment as error:
+            return refuse_filter_value(
+                request, queryset, f"Started between: {str(error)[:40]!r} is not a date (YYYY-MM-DD) or date-time"
+            )
         if start is None and end is None:
             return queryset
         queryset = queryset.alias(started_or_created=Coalesce("started_at", "created_at"))

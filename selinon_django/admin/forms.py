@@ -10,6 +10,7 @@ from django import forms
 
 from selinon_django.conf import selinon_settings
 from selinon_django.config.model import SystemConfig
+from selinon_django.payloads import PayloadError, parse_json
 
 
 class StartFlowForm(forms.Form):
@@ -47,12 +48,10 @@ class StartFlowForm(forms.Form):
             raise forms.ValidationError(f"node_args is larger than {limit} bytes")
         if not text:
             return None
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise forms.ValidationError(
-                f"not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
-            ) from None
+        try:  # nesting bounded before parsing; NUL, NaN and the like refused (selinon_django.payloads)
+            return parse_json(text, max_depth=selinon_settings().MAX_JSON_DEPTH)
+        except PayloadError as error:
+            raise forms.ValidationError(str(error)) from None
 
     def clean_selective_tasks(self) -> list[str]:
         names = [name for name in re.split(r"[\s,]+", self.cleaned_data.get("selective_tasks") or "") if name]

@@ -7,9 +7,13 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from selinon_django.admin.nul_guard import NulGuardedAdmin
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """No add, change or delete for anyone (superusers included): rows are immutable."""
+
+class ReadOnlyAdmin(NulGuardedAdmin, admin.ModelAdmin):
+    """No add, change or delete for anyone (superusers included): rows are immutable.
+
+    Its URLs refuse NUL in the query string and ids (:mod:`selinon_django.admin.nul_guard`)."""
 
     class Media:
         css = {"all": ("selinon_django/admin.css",)}

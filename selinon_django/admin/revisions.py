@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from selinon_django.admin.diffing import DIFF_COLOURS, diff_configs, diff_digraph
+from selinon_django.admin.filters import revision_number
 from selinon_django.admin.flowmigrations import plan_context
 from selinon_django.admin.forms import UploadConfigForm, read_upload
 from selinon_django.admin.graphs import svg_markup
@@ -29,6 +30,7 @@ from selinon_django.config import (
 )
 from selinon_django.graph import configured_style
 from selinon_django.models import ConfigRevision, ConfigSource, FlowDefinition, TaskDefinition
+from selinon_django.payloads import PayloadError
 from selinon_django.revisions import load_upload
 from selinon_django.secret_display import masked_source_text, sees_written_secrets
 
@@ -241,4 +243,10 @@ class ConfigRevisionAdmin(ReadOnlyAdmin):
 
 
 def _int(value: str | None, default: int | None) -> int | None:
-    return int(value) if value and value.isdigit() else default
+    """A revision number from the query string; one that cannot be a revision's is a 404."""
+    if not value:
+        return default
+    try:
+        return revision_number(value)
+    except PayloadError:
+        raise Http404(f"no configuration revision {value[:40]!r}") from None

@@ -22,6 +22,7 @@ from django.utils.safestring import SafeString
 from selinon_django.admin.filters import FlowNameFilter, RevisionFilter, RunKindFilter, StartedBetweenFilter
 from selinon_django.admin.forms import StartFlowForm
 from selinon_django.admin.graphs import run_svg
+from selinon_django.admin.nul_guard import NulGuardedAdmin
 from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.runlist import RunChangeList, with_sortable_node_counts
 from selinon_django.admin.runview import RunSnapshot, pretty_json, run_url, snapshot
@@ -43,7 +44,7 @@ def status_badge(status: str) -> SafeString:
 
 
 @admin.register(FlowRun)
-class FlowRunAdmin(admin.ModelAdmin):
+class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
     list_display = (
         "short_id",
         "flow_name",

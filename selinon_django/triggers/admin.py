@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from selinon_django.admin.nul_guard import NulGuardedAdmin
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance
 
 
@@ -47,7 +48,7 @@ class TriggerTaskInstanceInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(TriggerSession)
-class TriggerSessionAdmin(_ReadOnly, admin.ModelAdmin):
+class TriggerSessionAdmin(_ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
     list_display = ("key", "created_at", "updated_at")
     search_fields = ("key",)
     readonly_fields = ("key", "configuration_json", "created_at", "updated_at")
@@ -60,7 +61,7 @@ class TriggerSessionAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(FiredTrigger)
-class FiredTriggerAdmin(_ReadOnly, admin.ModelAdmin):
+class FiredTriggerAdmin(_ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
     list_display = ("name", "session", "source", "fired_at")
     list_filter = ("source",)
     search_fields = ("name", "session__key")
@@ -74,7 +75,7 @@ class FiredTriggerAdmin(_ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(TriggerTaskInstance)
-class TriggerTaskInstanceAdmin(_ReadOnly, admin.ModelAdmin):
+class TriggerTaskInstanceAdmin(_ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
     list_display = ("name", "session", "kind", "target", "status", "attempts", "created_at", "finished_at")
     list_filter = ("status", "kind")
     search_fields = ("name", "session__key", "target", "id")
