@@ -18,8 +18,10 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from selinon_django.config.load import load_config
 from selinon_django.config.model import SystemConfig
 from selinon_django.errors import ConfigurationError
+from selinon_django.origins import trust_for
 
 ENV_NODES = "SELINON_NODES_DEFINITION"
 ENV_FLOWS = "SELINON_FLOW_DEFINITIONS"
@@ -122,10 +124,9 @@ def configuration_error(error: ConfigurationError) -> CommandError:
 
 
 def load_definition_files(paths: DefinitionPaths) -> SystemConfig:
-    from selinon_django.config import load_config
-
+    """The files as a command loads them: with the ``command`` trust (``STRICT_IMPORTS`` applies)."""
     try:
-        return load_config(paths.nodes, paths.flows)
+        return load_config(paths.nodes, paths.flows, trust=trust_for("command"))
     except ConfigurationError as error:
         raise configuration_error(error) from error
 

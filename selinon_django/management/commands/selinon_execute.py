@@ -134,8 +134,7 @@ class Command(BaseCommand):
             if revision is not None:
                 return _revision_config(revision), f"revision {revision.number}"
             assert paths is not None
-            config = load_definition_files(paths)
-            self._check_imports(config)
+            config = load_definition_files(paths)  # STRICT_IMPORTS is applied while loading
         except CommandError as error:
             raise bad_input(str(error)) from error
         revision, created = load_revision(config, created_by_name=_os_user(), comment="selinon_execute")
@@ -143,18 +142,6 @@ class Command(BaseCommand):
         # The files' own configuration runs: it equals the revision's and keeps the file paths
         # that relative output_schema paths are resolved against.
         return config, f"{state} {revision.number} ({', '.join((*paths.nodes, *paths.flows))})"
-
-    @staticmethod
-    def _check_imports(config: SystemConfig) -> None:
-        from selinon_django.conf import selinon_settings
-        from selinon_django.config import disallowed_imports
-        from selinon_django.errors import ConfigurationError
-
-        conf = selinon_settings()
-        if conf.STRICT_IMPORTS:
-            issues = disallowed_imports(config, conf.IMPORT_PREFIXES)
-            if issues:
-                raise configuration_error(ConfigurationError(issues))
 
     @staticmethod
     def _node_args(options: dict[str, Any]) -> Any:

@@ -11,7 +11,6 @@ from selinon_django.management.options import (
     ENV_FLOWS,
     ENV_NODES,
     add_definition_arguments,
-    configuration_error,
     definition_paths,
     load_definition_files,
 )
@@ -43,9 +42,6 @@ class Command(BaseCommand):
         parser.add_argument("--comment", default="", metavar="TEXT", help="A note stored with the new revision.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from selinon_django.conf import selinon_settings
-        from selinon_django.config import disallowed_imports
-        from selinon_django.errors import ConfigurationError
         from selinon_django.revisions import load_revision
 
         paths = definition_paths(options, use_settings=True)
@@ -53,12 +49,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"no definition files: give -n NODES.yaml -f FLOW.yaml|DIR, or set ${ENV_NODES} and ${ENV_FLOWS}"
             )
-        config = load_definition_files(paths)
-        conf = selinon_settings()
-        if conf.STRICT_IMPORTS:
-            issues = disallowed_imports(config, conf.IMPORT_PREFIXES)
-            if issues:
-                raise configuration_error(ConfigurationError(issues))
+        config = load_definition_files(paths)  # STRICT_IMPORTS is applied while loading
         revision, created = load_revision(
             config, created_by_name=_os_user(), comment=options["comment"], dry_run=options["dry_run"]
         )
