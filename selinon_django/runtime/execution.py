@@ -73,7 +73,10 @@ def json_or_none(value: Any, limit: int = 1_000_000) -> Any:
 
 def task_class(config: SystemConfig, task_name: str) -> type[SelinonTask]:
     task = config.tasks[task_name]
-    cls: type[SelinonTask] = import_object(resolve_module(task.module), task.classname)
+    cls = import_object(resolve_module(task.module), task.classname)
+    if not (isinstance(cls, type) and issubclass(cls, SelinonTask)):
+        # a name in YAML is no licence to call any callable of an allowed module
+        raise TypeError(f"{task.module}.{task.classname} is not a SelinonTask subclass")
     return cls
 
 

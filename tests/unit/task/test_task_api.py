@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 import selinon_django
+from selinon_django.config.model import Task
 from selinon_django.errors import FatalTaskError
+from selinon_django.runtime.execution import task_class
 from selinon_django.storages.base import StoredTaskError
 from selinon_django.storages.memory import InMemoryStorage
 from selinon_django.storages.pool import StoragePool
@@ -252,3 +254,9 @@ def test_storage_helper_builds_distinct_storages() -> None:
     # guard for the helpers the other tests rely on
     config = make_config(tasks=[task("A", storage_name="S2")], storages=[storage("S2")])
     assert config.tasks["A"].storage == "S2" and "S2" in config.storages
+
+
+def test_a_task_class_must_be_a_selinon_task() -> None:
+    config = make_config(tasks=[Task(name="T", module="os", classname="system")])
+    with pytest.raises(TypeError, match=r"os\.system is not a SelinonTask subclass"):
+        task_class(config, "T")
