@@ -139,3 +139,43 @@ def test_diff_marks_added_removed_and_changed(revision: ConfigRevision, superuse
     changes = {flow.name: flow.change for flow in diff.changed_flows}
     assert changes["tiny"] == "added" and changes["demo_main"] == "removed"
     assert "#1b9e3e" in response.content.decode() and "#d62728" in response.content.decode()
+
+
+@override_settings(SELINON_DJANGO=ALLOWED)
+def test_admin_upload_applies_the_upload_trust(revision: ConfigRevision, make_client: Any) -> None:
+    """The admin's upload page goes through the same load as the REST API: an app module as the
+    predicates module, an unlisted variable and a schema file on disk are refused, nothing written."""
+    client = make_client("loader2", "view_configrevision", "add_configrevision")
+    hostile = NODES.replace(b"flows: [tiny]", b"flows: [tiny]\nglobal: {predicates_module: selinon_django.triggers}")
+    hostile = hostile.replace(
+        b"classname: FetchMetadata}\n  - {name: B", b"classname: FetchMetadata, queue: 'x{HOME}'}\n  - {name: B"
+    )
+    hostile = hostile.replace(b"- {name: B, import: demo_project.tasks.metadata, classname: FetchMetadata}",
+                              b"- {name: B, import: demo_project.tasks.metadata, classname: FetchMetadata, "
+                              b"output_schema: /etc/passwd}")
+    page = upload(client, nodes=hostile)
+    assert page.status_code == 200
+    text = "\n".join(str(issue) for issue in page.context["issues"])
+    assert "global.predicates_module" in text and "not a predicates module" in text
+    assert "'HOME'" in text and "UPLOAD_ENVIRONMENT" in text
+    assert "not uploaded with the configuration" in text
+    assert ConfigRevision.objects.count() == 1
+
+
+@override_settings(SELINON_DJANGO=ALLOWED)
+def test_admin_upload_takes_schema_files(revision: ConfigRevision, make_client: Any) -> None:
+    client = make_client("loader3", "view_configrevision", "add_configrevision")
+    nodes = NODES.replace(b"classname: FetchMetadata}\n  - {name: B", b"classname: FetchMetadata, "
+                          b"output_schema: schemas/a.json}\n  - {name: B")
+    response = client.post(
+        "/admin/selinon_django/configrevision/upload/",
+        {
+            "nodes": SimpleUploadedFile("nodes.yaml", nodes),
+            "flows": [SimpleUploadedFile("flows.yaml", FLOWS)],
+            "schemas": [SimpleUploadedFile("a.json", b'{"type": "object"}')],
+        },
+    )
+    assert response.status_code == 302, getattr(response, "context", None) and response.context["issues"]
+    newest = ConfigRevision.objects.order_by("-number").first()
+    assert newest is not None and newest.origin == "upload"
+    assert dict(newest.system_config().tasks["A"].output_schema_document) == {"type": "object"}
