@@ -9,3 +9,7 @@ SELINON_DJANGO = {
     "IMPORT_PREFIXES": [*_DEMO["IMPORT_PREFIXES"], "urlworker"],
     "PREDICATES_MODULES": ["urlworker.predicates"],
 }
+
+# The worker's package as an app: Celery's autodiscovery (demo_project/celery.py) then imports
+# urlworker.tasks when a worker starts, the path the README tells Selinon teams about.
+INSTALLED_APPS = [*INSTALLED_APPS, "urlworker"]  # noqa: F405

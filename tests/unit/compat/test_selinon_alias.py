@@ -24,8 +24,9 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def run_python(code: str, *, env: dict[str, str] | None = None, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    environment.pop(OPT_OUT_VARIABLE, None) if env is None or OPT_OUT_VARIABLE not in env else None
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    environment.pop(OPT_OUT_VARIABLE, None)
+    environment.update(env or {})
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=environment, capture_output=True, text=True,
                           timeout=120)
 
@@ -192,3 +193,21 @@ def test_classes_and_functions_pickle_by_their_real_names() -> None:
     assert pickle.loads(pickle.dumps(fieldEqual)) is fieldEqual
     error = pickle.loads(pickle.dumps(FatalTaskError("x")))
     assert type(error) is FatalTaskError and json.dumps(str(error)) == '"x"'
+
+
+def test_a_workers_autodiscovery_imports_selinon_task_modules() -> None:
+    """The worker's path: demo_project/celery.py's app imports its default modules as a starting
+    worker does (Django is set up by Celery's fix-up, then autodiscovery imports each app's
+    ``tasks``); the moved Selinon package is an app there, and its tasks say ``from selinon import``."""
+    project = REPO / "tests" / "fixtures" / "selinon_project"
+    result = run_python(
+        "import sys\n"
+        "from demo_project.celery import app\n"
+        "assert 'selinon_django' not in sys.modules\n"
+        "app.loader.import_default_modules()\n"
+        "print(sys.modules['urlworker.tasks'].SelinonTask.__module__)\n",
+        env={"PYTHONPATH": os.pathsep.join([str(project), str(REPO)]),
+             "DJANGO_SETTINGS_MODULE": "tests.integration.selinon_project_settings"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["selinon_django.task"]
