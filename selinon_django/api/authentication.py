@@ -45,7 +45,7 @@ class OptionalTokenAuthentication(TokenAuthentication):
         # PostgreSQL's text cannot hold NUL: looking such a key up would be a 500, not a 401
         if "\x00" in key:
             raise AuthenticationFailed("Invalid token.")
-        return super().authenticate_credentials(key)  # type: ignore[no-any-return]
+        return super().authenticate_credentials(key)
 
     def authenticate_header(self, request: Request) -> str | None:
         return super().authenticate_header(request) if tokens_offered() else None
