@@ -55,6 +55,9 @@ __all__ = ["DEFAULT_SAMPLING_ARGS", "Document", "Locations", "Parsed", "Where", 
 #: separators, spaces or control characters (a queue named "/etc/x" would create "/etc/x.exchange")
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@\-]{0,199}")
 
+#: the longest throttling interval (about 31 years): longer ones overflow dates
+MAX_THROTTLING_SECONDS = 1_000_000_000
+
 DEFAULT_SAMPLING_NAME = "biexponential_increase"
 DEFAULT_SAMPLING_ARGS: Mapping[str, Any] = MappingProxyType({"start_retry": 2, "max_retry": 120})
 
@@ -190,6 +193,13 @@ class _Parser:
             )))
         return value
 
+    def throttling(self, raw: Mapping[str, Any] | None, where: Where) -> float | None:
+        seconds = throttling_seconds(raw)
+        if seconds is not None and seconds > MAX_THROTTLING_SECONDS:
+            self.out.issues.append(where.issue("throttling", f"longer than {MAX_THROTTLING_SECONDS} seconds"))
+            return None
+        return seconds
+
     def site(self, kind: ImportKind, module: str, name: str | None, where: Where, key: str = "") -> None:
         """Record a Python object the configuration names (every import goes through here)."""
         path = join_path(where.path, key) if key else where.path
@@ -272,7 +282,7 @@ class _Parser:
             selective_run_function=selective_ref,
             queue=self.queue(queue_template, where, "queue"),
             queue_template=queue_template,
-            throttling=throttling_seconds(raw.get("throttling")),
+            throttling=self.throttling(raw.get("throttling"), where),
             time_limit=raw.get("time_limit"),
             soft_time_limit=raw.get("soft_time_limit"),
             rate_limit=rate_limit,
@@ -499,7 +509,7 @@ class _Parser:
             max_retry=raw.get("max_retry", 0) or 0,
             retry_countdown=raw.get("retry_countdown", 0) or 0,
             sampling=self.sampling(raw.get("sampling"), where),
-            throttling=throttling_seconds(raw.get("throttling")),
+            throttling=self.throttling(raw.get("throttling"), where),
             cache=self.cache(raw.get("cache"), where),
             queue=self.queue(queue_template, where, "queue"),
             queue_template=queue_template,

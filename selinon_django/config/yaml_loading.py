@@ -14,6 +14,7 @@ surrogates) are refused here too, so every layer after this one gets storable te
 """
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ def _construct_timestamp(loader: _Loader, node: yaml.ScalarNode) -> str:
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
+#: a loader of no document, whose float constructor reads single scalar nodes
+_NUMBER_LOADER = _Loader("")
 
 
 def _unstorable(value: str) -> str | None:
@@ -126,6 +129,25 @@ def _check_events(text: str, file: str, limits: YamlLimits) -> None:
         loader.dispose()
 
 
+#: digits an integer may have (Python refuses to convert more than 4,300; no setting needs 30)
+_MAX_INT_CHARS = 30
+
+
+def _check_number(node: nodes.ScalarNode, file: str) -> None:
+    """Numbers JSON and the database can hold: finite floats, integers of sane length."""
+    line = node.start_mark.line + 1 if node.start_mark else "?"
+    if node.tag == "tag:yaml.org,2002:float":
+        try:
+            finite = math.isfinite(_Loader.construct_yaml_float(_NUMBER_LOADER, node))
+        except (ValueError, OverflowError):
+            finite = False
+        if not finite:
+            message = f"the number at line {line} is not finite (.inf and .nan are refused)"
+            raise YamlError(ConfigIssue(file, "", message))
+    elif node.tag == "tag:yaml.org,2002:int" and len(node.value) > _MAX_INT_CHARS:
+        raise YamlError(ConfigIssue(file, "", f"the integer at line {line} has more than {_MAX_INT_CHARS} characters"))
+
+
 def _expanded_size(root: nodes.Node, file: str, limits: YamlLimits) -> tuple[int, int]:
     """(nodes, characters) of the document with every alias expanded; refuses cycles and
     oversize documents.
@@ -151,6 +173,7 @@ def _expanded_size(root: nodes.Node, file: str, limits: YamlLimits) -> tuple[int
         count, chars = 1, 0
         if isinstance(node, nodes.ScalarNode):
             chars = len(node.value)
+            _check_number(node, file)
         else:
             children = node.value if isinstance(node, nodes.SequenceNode) else [n for pair in node.value for n in pair]
             for child in children:

@@ -287,6 +287,20 @@ def test_strings_postgresql_cannot_store_are_refused(uploader: APIClient, value:
     assert any("NUL" in m or "surrogate" in m for m in messages)
 
 
+@pytest.mark.parametrize(("extra", "problem"), [
+    (", max_retry: 99999999999999999999", "must be <= 2147483647"),
+    (", max_retry: 2147483648", "must be <= 2147483647"),
+    (", retry_countdown: .inf", "not finite"),
+    (", time_limit: .nan", "not finite"),
+    (", retry_countdown: 99999999999", "must be <= 1000000000"),
+    (", throttling: {weeks: 1000000000, days: 1000000000}", "longer than 1000000000 seconds"),
+    (", classname: T, storage: S, max_retry: 1" + "0" * 5000, "more than 30 characters"),
+], ids=["int-huge", "int-32bit", "inf", "nan", "countdown", "throttling", "int-5000-digits"])
+def test_numbers_the_database_cannot_hold_are_refused(uploader: APIClient, extra: str, problem: str) -> None:
+    messages = refused(post(uploader, yaml(task_extra=extra)))
+    assert any(problem in m for m in messages), messages
+
+
 # --- 11. queue names ---------------------------------------------------------------------------
 
 
