@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
-from django.urls import URLPattern, URLResolver
+from django.urls import URLPattern
 
 View = Callable[..., HttpResponse]
 
@@ -37,10 +37,10 @@ def nul_guard(view: View) -> View:
     return guarded
 
 
-def _guarded(pattern: URLPattern | URLResolver) -> URLPattern | URLResolver:
-    if isinstance(pattern, URLPattern):
-        return URLPattern(pattern.pattern, nul_guard(pattern.callback), pattern.default_args, pattern.name)
-    return pattern
+def _guarded(pattern: URLPattern) -> URLPattern:
+    if not isinstance(pattern, URLPattern):  # an include(): its own views are guarded where they are made
+        return pattern
+    return URLPattern(pattern.pattern, nul_guard(pattern.callback), pattern.default_args, pattern.name)
 
 
 if TYPE_CHECKING:
@@ -57,5 +57,5 @@ class NulGuardedAdmin(_AdminBase):
     """
 
     @property
-    def urls(self) -> list[URLPattern | URLResolver]:
+    def urls(self) -> list[URLPattern]:
         return [_guarded(pattern) for pattern in self.get_urls()]

@@ -192,7 +192,7 @@ class FlowViewSet(SelinonAPIView):
              "url": self._url(row.name)}
             for row in page or []
         ]
-        return self.get_paginated_response(FlowSerializer(data, many=True).data)
+        return self.get_paginated_response(FlowSerializer(data, many=True).data)  # type: ignore[arg-type]
 
     @extend_schema(summary="A flow with its nodes, edges, conditions and failures",
                    responses={200: FlowDetailSerializer})

@@ -10,6 +10,7 @@ fall back to a stored revision instead, since "what is loaded" is what they are 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,13 +19,18 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from selinon_django.conf import selinon_settings
 from selinon_django.config.load import load_config
 from selinon_django.config.model import SystemConfig
 from selinon_django.errors import ConfigurationError
 from selinon_django.origins import trust_for
+from selinon_django.payloads import INT32_MAX, PayloadError, parse_bounded_int, parse_json_bytes
 
 ENV_NODES = "SELINON_NODES_DEFINITION"
 ENV_FLOWS = "SELINON_FLOW_DEFINITIONS"
+
+#: exit status of a command refusing its input (as argparse's own refusals)
+BAD_INPUT = 2
 
 
 def add_definition_arguments(parser: argparse.ArgumentParser, *, fallback: str) -> None:
@@ -60,13 +66,61 @@ def add_revision_argument(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def positive_int(text: str) -> int:
+    """An argparse type: a whole number from 1 to 2**31 - 1 (ids, sizes: what a database column holds)."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value
+        return parse_bounded_int(text, minimum=1, maximum=INT32_MAX)
+    except PayloadError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def bounded_number(maximum: float) -> Any:
+    """An argparse type: a finite number from 0 to ``maximum`` (``nan``, ``inf``, ``-1`` refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a number") from None
+        if not math.isfinite(value) or not 0 <= value <= maximum:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} must be a number from 0 to {maximum:g}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its messages
+    return parse
+
+
+def json_argument(text: str | None, path: str | None, *, label: str) -> Any:
+    """The JSON value a command was given inline (``text``) or in the file ``path`` (None: neither).
+
+    Bounded as the REST API bounds it: at most ``MAX_NODE_ARGS_BYTES`` are read (so a huge file or
+    ``/dev/zero`` costs nothing), nesting at most ``MAX_JSON_DEPTH`` levels, no NUL, NaN or lone
+    surrogates (:mod:`selinon_django.payloads`). A refusal is a ``CommandError`` with exit
+    status 2 that names ``label`` and the problem.
+    """
+    conf = selinon_settings()
+    limit = conf.MAX_NODE_ARGS_BYTES
+    if path is not None:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(limit + 1)
+        except OSError as error:
+            raise CommandError(f"cannot read {label} from {path}: {error.strerror or error}",
+                               returncode=BAD_INPUT) from None
+        source = path
+    elif text is not None:
+        try:  # bytes of the command line that are not UTF-8 come back as themselves (and are refused below)
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise CommandError(f"{label}: not UTF-8 text", returncode=BAD_INPUT) from None
+        source = label
+    else:
+        return None
+    if len(data) > limit:
+        raise CommandError(f"{source}: more than MAX_NODE_ARGS_BYTES ({limit}) bytes of JSON", returncode=BAD_INPUT)
+    try:
+        return parse_json_bytes(data, max_depth=conf.MAX_JSON_DEPTH)
+    except PayloadError as error:
+        raise CommandError(f"{source}: {error}", returncode=BAD_INPUT) from None
 
 
 @dataclass(frozen=True)
@@ -95,8 +149,6 @@ def definition_paths(
         nodes = [environ[ENV_NODES]] if environ.get(ENV_NODES) else []
         flows = [p for p in environ.get(ENV_FLOWS, "").split(":") if p]
     if not nodes and not flows and use_settings:
-        from selinon_django.conf import selinon_settings
-
         conf = selinon_settings()
         origin = "settings"
         nodes = [os.fspath(conf.NODES_DEFINITION)] if conf.NODES_DEFINITION else []

@@ -22,6 +22,7 @@ from selinon_django.management.options import (
     add_definition_arguments,
     configuration_error,
     definition_paths,
+    json_argument,
     load_definition_files,
 )
 
@@ -145,27 +146,8 @@ class Command(BaseCommand):
 
     @staticmethod
     def _node_args(options: dict[str, Any]) -> Any:
-        from selinon_django.conf import selinon_settings
-
-        text: str | None = options.get("node_args")
-        source = "--node-args"
-        if options.get("node_args_file"):
-            source = options["node_args_file"]
-            try:
-                text = Path(source).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as error:
-                raise bad_input(f"cannot read node_args from {source}: {error}") from error
-        if text is None:
-            return None
-        try:
-            node_args = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise bad_input(f"{source}: malformed JSON: {error}") from error
-        limit = selinon_settings().MAX_NODE_ARGS_BYTES
-        size = len(json.dumps(node_args).encode("utf-8"))
-        if size > limit:
-            raise bad_input(f"{source}: node_args are {size} bytes of JSON, more than MAX_NODE_ARGS_BYTES ({limit})")
-        return node_args
+        # bounded in size and nesting, no NUL or NaN: the same rules as the REST API (exit status 2)
+        return json_argument(options.get("node_args"), options.get("node_args_file"), label="node_args")
 
     @staticmethod
     def _plan(config: SystemConfig, flow_name: str, options: dict[str, Any]) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from selinon_django.management.options import json_argument
 from selinon_django.models.triggers import FiredTrigger
 from selinon_django.triggers.manager import TriggerKwargsError, fire
 from selinon_django.triggers.specs import TriggerConfigurationError
@@ -32,10 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        try:
-            kwargs = json.loads(options["kwargs"])
-        except json.JSONDecodeError as error:
-            raise CommandError(f"--kwargs is not valid JSON: {error}", returncode=2) from error
+        # bounded in size and nesting, no NUL or NaN: the same rules as the REST API's fire
+        kwargs = json_argument(options["kwargs"], None, label="--kwargs")
         if not isinstance(kwargs, dict):
             raise CommandError(f"--kwargs must be a JSON object, not {type(kwargs).__name__}", returncode=2)
         session, trigger = options["session"], options["trigger"]

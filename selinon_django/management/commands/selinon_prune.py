@@ -10,17 +10,23 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
+
+from selinon_django.management.options import bounded_number, positive_int
+
+#: the largest --older-than: a thousand years (a cut-off before year 1 cannot be computed)
+MAX_DAYS = 365_250.0
 
 
 class Command(BaseCommand):
     help = "Delete top-level flow runs that finished more than DAYS days ago (with their sub-flows, nodes, traces)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--older-than", type=float, required=True, metavar="DAYS")
-        parser.add_argument("--batch-size", type=int, default=500)
+        parser.add_argument("--older-than", type=bounded_number(MAX_DAYS), required=True, metavar="DAYS",
+                            help=f"days since the runs finished (0 to {MAX_DAYS:g})")
+        parser.add_argument("--batch-size", type=positive_int, default=500)
         parser.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -28,8 +34,6 @@ class Command(BaseCommand):
         from selinon_django.models.outbox import OutboxMessage
         from selinon_django.runtime.results import forget_outcomes
 
-        if options["older_than"] < 0 or options["batch_size"] < 1:
-            raise CommandError("--older-than must be >= 0 and --batch-size >= 1")
         cutoff = timezone.now() - timedelta(days=options["older_than"])
         candidates = FlowRun.objects.roots().finished().filter(finished_at__lt=cutoff)
         if options["dry_run"]:

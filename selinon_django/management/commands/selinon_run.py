@@ -1,7 +1,8 @@
 """``manage.py selinon_run FLOW``: start a flow through Celery, optionally wait and print its tree.
 
 Exit status: 0 the flow succeeded (or was started, without ``--wait``), 1 it failed or was
-revoked or the wait timed out, 2 bad input (unknown flow, invalid JSON, no path for a selective run).
+revoked or the wait timed out, 2 bad input (unknown flow, invalid or too large or too deeply
+nested JSON, no path for a selective run): a ``CommandError`` saying what is wrong.
 """
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from selinon_django.conf import selinon_settings
 from selinon_django.errors import SelectiveNoPathError, UnknownFlowError
+from selinon_django.management.options import BAD_INPUT, bounded_number, json_argument
+
+#: the longest --wait (a year): a finite deadline, whatever was typed
+MAX_TIMEOUT = 365 * 24 * 3600.0
 
 
 class Command(BaseCommand):
@@ -28,31 +32,15 @@ class Command(BaseCommand):
         parser.add_argument("--selective-follow-subflows", action="store_true")
         parser.add_argument("--selective-run-subsequent", action="store_true")
         parser.add_argument("--wait", action="store_true", help="wait for the flow to end and print its tree")
-        parser.add_argument("--timeout", type=float, default=600.0, help="seconds --wait waits (default 600)")
+        parser.add_argument("--timeout", type=bounded_number(MAX_TIMEOUT), default=600.0,
+                            help="seconds --wait waits (default 600)")
         parser.add_argument("--report", help="with --wait: write the run report (JSON) to this file")
 
-    def _fail(self, message: str, status: int) -> None:
-        self.stderr.write(message)
-        sys.exit(status)
-
     def _node_args(self, options: dict[str, Any]) -> Any:
-        if options["node_args"] and options["node_args_file"]:
-            self._fail("give --node-args or --node-args-file, not both", 2)
-        text = options["node_args"]
-        if options["node_args_file"]:
-            try:
-                text = Path(options["node_args_file"]).read_text(encoding="utf-8")
-            except OSError as error:
-                self._fail(f"cannot read --node-args-file: {error}", 2)
-        if text is None:
-            return None
-        if len(text.encode()) > selinon_settings().MAX_NODE_ARGS_BYTES:
-            self._fail("node_args are larger than SELINON_DJANGO['MAX_NODE_ARGS_BYTES']", 2)
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            self._fail(f"node_args are not valid JSON: {error}", 2)
-        return None
+        if options["node_args"] is not None and options["node_args_file"] is not None:
+            raise CommandError("give --node-args or --node-args-file, not both", returncode=BAD_INPUT)
+        # bounded in size and nesting, no NUL or NaN: the same rules as the REST API
+        return json_argument(options["node_args"], options["node_args_file"], label="node_args")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from selinon_django.models import FlowRun
@@ -72,7 +60,7 @@ class Command(BaseCommand):
             else:
                 run_id = run_flow(flow_name, node_args)
         except (UnknownFlowError, SelectiveNoPathError) as error:
-            self._fail(str(error), 2)
+            raise CommandError(str(error), returncode=BAD_INPUT) from None
         self.stdout.write(f"started {flow_name}: {run_id}")
         if not options["wait"]:
             return

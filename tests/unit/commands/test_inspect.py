@@ -71,9 +71,14 @@ def test_revision_and_files_together_are_refused() -> None:
         run(*FILES, "--revision", "1")
 
 
-def test_bad_revision_number() -> None:
-    with pytest.raises(CommandError, match="must be 1 or more"):
-        run("--revision", "0")
+@pytest.mark.parametrize(
+    ("number", "message"),
+    [("0", "0 is out of range"), ("²", "is not a whole number"), ("9" * 5000, "is not a whole number"),
+     ("18446744073709551616", "out of range"), ("2147483648", "out of range")],
+)
+def test_bad_revision_number(number: str, message: str) -> None:
+    with pytest.raises(CommandError, match=message):
+        run("--revision", number)
 
 
 def test_dump_to_file(tmp_path: Path) -> None:

@@ -55,12 +55,15 @@ def broker(transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 def run(*argv: str) -> tuple[int, str, str]:
-    """``call_command`` with its exit status (0 unless it exited) and its output."""
+    """``call_command`` with its exit status (0 unless it exited or refused) and its output; a
+    ``CommandError``'s message is what the command line would print on stderr."""
     out, err = StringIO(), StringIO()
     try:
         call_command(*argv, stdout=out, stderr=err)
     except SystemExit as exit_:
         return int(exit_.code or 0), out.getvalue(), err.getvalue()
+    except CommandError as error:
+        return error.returncode, out.getvalue(), err.getvalue() + str(error)
     return 0, out.getvalue(), err.getvalue()
 
 
@@ -115,12 +118,21 @@ def test_run_selective_starts_only_what_leads_to_the_named_task(broker: Captured
     ("argv", "message"),
     [
         (["nope"], "nope"),
-        (["chain", "--node-args", "{not json"], "node_args are not valid JSON"),
+        (["chain", "--node-args", "{not json"], "node_args: not valid JSON"),
         (["chain", "--node-args", "{}", "--node-args-file", "x.json"], "not both"),
-        (["chain", "--node-args-file", "/nonexistent/args.json"], "cannot read --node-args-file"),
+        (["chain", "--node-args-file", "/nonexistent/args.json"], "cannot read node_args from /nonexistent/args.json"),
         (["chain", "--selective-task-names", "Bad"], "Bad"),
+        (["chain", "--node-args", "[" * 100_000 + "]" * 100_000], "nested more than 64 levels deep"),
+        (["chain", "--node-args", '{"a": "\\u0000"}'], "NUL"),
+        (["chain", "--node-args", '{"\\u0000": 1}'], "NUL"),
+        (["chain", "--node-args", "[NaN]"], "NaN is not a JSON number"),
+        (["chain", "--node-args", "1e999"], "too large"),
+        (["chain", "--node-args", '"\\ud800"'], "surrogate"),
+        (["chain", "--node-args", '"\udcff"'], "not UTF-8"),
+        (["chain", "--node-args", "1" * 5000], "too many digits"),
     ],
-    ids=["unknown-flow", "bad-json", "both-args", "missing-file", "no-path"],
+    ids=["unknown-flow", "bad-json", "both-args", "missing-file", "no-path", "deep", "nul-value", "nul-key", "nan",
+         "float-overflow", "surrogate-escape", "argv-not-utf8", "digits"],
 )
 def test_run_refuses_bad_input_with_exit_2_and_starts_nothing(
     broker: CapturedBroker, argv: list[str], message: str
@@ -129,6 +141,20 @@ def test_run_refuses_bad_input_with_exit_2_and_starts_nothing(
     assert status == 2
     assert message in err
     assert not FlowRun.objects.exists() and not broker.queue
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1", "1e400", "forever"])
+def test_run_refuses_a_timeout_that_is_not_a_finite_number(broker: CapturedBroker, timeout: str) -> None:
+    with pytest.raises(CommandError, match="--timeout"):
+        call_command("selinon_run", "chain", "--wait", "--timeout", timeout)
+    assert not FlowRun.objects.exists()
+
+
+def test_run_reads_no_more_of_a_node_args_file_than_the_limit(broker: CapturedBroker, settings: Any) -> None:
+    settings.SELINON_DJANGO = {**getattr(settings, "SELINON_DJANGO", {}), "MAX_NODE_ARGS_BYTES": 1000}
+    status, _, err = run("selinon_run", "chain", "--node-args-file", "/dev/zero")  # endless: read 1,001 bytes
+    assert status == 2 and "/dev/zero: more than MAX_NODE_ARGS_BYTES (1000)" in err
+    assert not FlowRun.objects.exists()
 
 
 def test_run_refuses_node_args_over_the_limit(broker: CapturedBroker, settings: Any) -> None:
@@ -221,10 +247,30 @@ def test_prune_dry_run_counts_and_deletes_nothing(broker: CapturedBroker) -> Non
     assert FlowRun.objects.count() == 1
 
 
-@pytest.mark.parametrize("argv", [["--older-than", "-1"], ["--older-than", "1", "--batch-size", "0"]])
-def test_prune_refuses_bad_arguments(broker: CapturedBroker, argv: list[str]) -> None:
-    with pytest.raises(CommandError, match="--older-than must be >= 0 and --batch-size >= 1"):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--older-than", "-1"], "--older-than: '-1' must be a number from 0 to"),
+        (["--older-than", "nan"], "--older-than: 'nan' must be a number"),
+        (["--older-than", "inf"], "--older-than: 'inf' must be a number"),
+        (["--older-than", "1e308"], "--older-than: '1e308' must be a number"),
+        (["--older-than", "abc"], "--older-than: 'abc' is not a number"),
+        (["--older-than", "1", "--batch-size", "0"], "--batch-size: 0 is out of range"),
+        (["--older-than", "1", "--batch-size", "9" * 5000], "--batch-size: .* is not a whole number"),
+        (["--older-than", "1", "--batch-size", str(2**64)], "--batch-size: 18446744073709551616 is out of range"),
+    ],
+)
+def test_prune_refuses_bad_arguments(broker: CapturedBroker, argv: list[str], message: str) -> None:
+    finished = run_flow("chain", None)
+    FlowRun.objects.filter(pk=finished).update(status="succeeded", finished_at=timezone.now() - timedelta(days=800))
+    with pytest.raises(CommandError, match=message):
         call_command("selinon_prune", *argv)
+    assert FlowRun.objects.filter(pk=finished).exists()
+
+
+def test_prune_takes_the_largest_age_it_allows(broker: CapturedBroker) -> None:
+    status, out, _ = run("selinon_prune", "--older-than", "365250", "--dry-run")
+    assert status == 0 and "would delete 0 flow run(s)" in out
 
 
 def test_forget_outcomes_on_other_result_backends(monkeypatch: pytest.MonkeyPatch) -> None:

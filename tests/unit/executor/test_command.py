@@ -81,7 +81,8 @@ def test_node_args_file(execute: Execute, tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--flow-name", "no_such_flow"], "unknown flow 'no_such_flow'"),
-        (["--flow-name", "one_to_one", "--node-args", "{not json"], "malformed JSON"),
+        (["--flow-name", "one_to_one", "--node-args", "{not json"], "not valid JSON"),
+        (["--flow-name", "one_to_one", "--node-args", "[" * 100_000], "MAX_JSON_DEPTH"),
         (["--flow-name", "one_to_one", "--node-args-file", "/nonexistent/args.json"], "cannot read node_args"),
         (["--flow-name", "selective", "--selective-task-names", "Nope"], "unknown task(s) Nope"),
         (["--flow-name", "one_to_one", "--selective-task-names", "C"], "no path to 'C'"),

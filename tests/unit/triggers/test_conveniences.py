@@ -113,7 +113,10 @@ def test_selinon_fire_command() -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["s", "go", "--kwargs", "{bad"], "--kwargs is not valid JSON: Expecting property name"),
+        (["s", "go", "--kwargs", "{bad"], "--kwargs: not valid JSON: Expecting property name"),
+        (["s", "go", "--kwargs", "[" * 100_000], "--kwargs: JSON nested more than 64 levels"),
+        (["s", "go", "--kwargs", '{"a": "\\u0000"}'], "--kwargs: .u0000 .NUL."),
+        (["s", "go", "--kwargs", '{"a": NaN}'], "--kwargs: NaN is not a JSON number"),
         (["s", "go", "--kwargs", "[1]"], "--kwargs must be a JSON object, not list"),
         (["s", " ", "--kwargs", "{}"], "a trigger name must be a non-empty string"),
     ],
