@@ -73,6 +73,14 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def stored_text(text: str) -> str:
+    """An argparse type for names and ids that reach the database: no NUL, no bytes that are not
+    UTF-8 (a shell passes those through as lone surrogates, which no database encoding holds)."""
+    if "\x00" in text or any("\ud800" <= char <= "\udfff" for char in text):
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} holds a NUL character or bytes that are not UTF-8")
+    return text
+
+
 def bounded_number(maximum: float) -> Any:
     """An argparse type: a finite number from 0 to ``maximum`` (``nan``, ``inf``, ``-1`` refused)."""
 

@@ -5,12 +5,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from selinon_django.management.options import stored_text
+
 
 class Command(BaseCommand):
     help = "Cancel a flow run: mark it, its sub-flows and their unfinished nodes revoked, terminate running tasks."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("run_id")
+        parser.add_argument("run_id", type=stored_text)
 
     def handle(self, *args: Any, **options: Any) -> None:
         from selinon_django.runtime.api import RunStateError, cancel_flow

@@ -24,6 +24,7 @@ from selinon_django.management.options import (
     definition_paths,
     json_argument,
     load_definition_files,
+    stored_text,
 )
 
 #: exit status of bad input (Django's CommandError exits 1 unless told otherwise)
@@ -54,7 +55,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         add_definition_arguments(parser, fallback="the current revision")
-        parser.add_argument("--flow-name", required=True, help="The flow to run.")
+        parser.add_argument("--flow-name", required=True, type=stored_text, help="The flow to run.")
         args = parser.add_mutually_exclusive_group()
         args.add_argument("--node-args", metavar="JSON", help="The flow's node_args as JSON (default: null).")
         args.add_argument("--node-args-file", metavar="FILE", help="A file holding the node_args as JSON.")

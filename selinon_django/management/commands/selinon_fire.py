@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from selinon_django.management.options import json_argument
+from selinon_django.management.options import json_argument, stored_text
 from selinon_django.models.triggers import FiredTrigger
 from selinon_django.triggers.manager import TriggerKwargsError, fire
 from selinon_django.triggers.specs import TriggerConfigurationError
@@ -24,8 +24,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("session", help="the session (correlation key) the trigger belongs to")
-        parser.add_argument("trigger", help="the trigger name")
+        parser.add_argument("session", type=stored_text, help="the session (correlation key) the trigger belongs to")
+        parser.add_argument("trigger", type=stored_text, help="the trigger name")
         parser.add_argument(
             "--kwargs", default="{}", metavar="JSON",
             help='the trigger kwargs as a JSON object, e.g. \'{"order": 42}\' (default: {})',

@@ -15,7 +15,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from selinon_django.errors import SelectiveNoPathError, UnknownFlowError
-from selinon_django.management.options import BAD_INPUT, bounded_number, json_argument
+from selinon_django.management.options import BAD_INPUT, bounded_number, json_argument, stored_text
 
 #: the longest --wait (a year): a finite deadline, whatever was typed
 MAX_TIMEOUT = 365 * 24 * 3600.0
@@ -25,10 +25,11 @@ class Command(BaseCommand):
     help = "Start a flow on the Celery workers; --wait waits for its end and prints the run tree."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("flow_name")
+        parser.add_argument("flow_name", type=stored_text)
         parser.add_argument("--node-args", help="the flow's node_args as JSON")
         parser.add_argument("--node-args-file", help="read node_args (JSON) from this file")
-        parser.add_argument("--selective-task-names", help="comma-separated tasks: run only what leads to them")
+        parser.add_argument("--selective-task-names", type=stored_text,
+                            help="comma-separated tasks: run only what leads to them")
         parser.add_argument("--selective-follow-subflows", action="store_true")
         parser.add_argument("--selective-run-subsequent", action="store_true")
         parser.add_argument("--wait", action="store_true", help="wait for the flow to end and print its tree")

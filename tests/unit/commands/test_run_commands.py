@@ -293,3 +293,21 @@ def test_forget_outcomes_on_other_result_backends(monkeypatch: pytest.MonkeyPatc
     assert results.forget_outcomes([]) == 0
     monkeypatch.setattr(results, "get_celery_app", lambda: SimpleNamespace(backend=Disabled()))
     assert results.forget_outcomes(["r3"]) == 0  # left alone, no error
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["selinon_cancel", "run\x00id"],
+        ["selinon_retry", "run\udcffid"],  # a shell's bytes that are not UTF-8
+        ["selinon_run", "ch\x00ain"],
+        ["selinon_run", "chain", "--selective-task-names", "A\udcff"],
+        ["selinon_fire", "session\x00", "go"],
+        ["selinon_fire", "session", "go\udcff"],
+    ],
+    ids=["cancel-nul", "retry-not-utf8", "run-nul", "selective-not-utf8", "fire-session-nul", "fire-trigger-not-utf8"],
+)
+def test_names_and_ids_the_database_cannot_hold_are_refused(broker: CapturedBroker, argv: list[str]) -> None:
+    with pytest.raises(CommandError, match="NUL character or bytes that are not UTF-8"):
+        call_command(*argv)
+    assert not FlowRun.objects.exists()
