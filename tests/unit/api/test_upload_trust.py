@@ -325,3 +325,14 @@ def test_same_content_loaded_by_a_command_after_an_upload_is_a_new_trusted_revis
     assert created and revision.origin == "command"
     again = post(uploader, text)
     assert again.status_code == 200 and ConfigRevision.objects.count() == 2
+
+
+@pytest.mark.parametrize(("name", "problem"), [
+    ("x" * 300, "1 to 255 characters"),
+    ("a\\nb", "control characters"),
+    ("a\\tb", "control characters"),
+], ids=["long", "newline", "tab"])
+def test_names_the_database_cannot_hold_are_refused(uploader: APIClient, name: str, problem: str) -> None:
+    text = yaml().replace("flows: [f]", f'flows: ["{name}"]').replace("  - name: f\n", f'  - name: "{name}"\n')
+    messages = refused(post(uploader, text))
+    assert any(problem in m for m in messages), messages
