@@ -179,3 +179,24 @@ flow-definitions:
     assert flow.edges[0].is_starting
     assert flow.sampling.default and flow.sampling.name == "biexponential_increase"
     assert dict(flow.sampling.args) == {"start_retry": 2, "max_retry": 120}
+
+
+def test_a_storage_may_carry_a_tasks_name_but_names_stay_unique_per_space(tmp_path: Path) -> None:
+    """Storages have a name space of their own (REFERENCE-BEHAVIOUR.md: the reference accepts it)."""
+    nodes = _write(tmp_path, "nodes.yaml", """
+tasks:
+  - {name: Fetch, import: myapp.tasks, storage: Fetch}
+storages:
+  - {name: Fetch, import: selinon_django.storages.memory, classname: InMemoryStorage}
+flows: [f]
+flow-definitions:
+  - name: f
+    edges:
+      - {from: , to: Fetch}
+""")
+    config = load_config([nodes], [], environ={})
+    assert config.tasks["Fetch"].storage == "Fetch" and "Fetch" in config.storages
+    twice = _write(tmp_path, "twice.yaml", nodes.read_text().replace(
+        "classname: InMemoryStorage}", "classname: InMemoryStorage}\n  - {name: Fetch, import: x, classname: Y}"))
+    with pytest.raises(ConfigurationError, match="storage 'Fetch' is defined twice"):
+        load_config([twice], [], environ={})
