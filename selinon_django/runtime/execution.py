@@ -22,6 +22,7 @@ from typing import Any
 
 from selinon_django.config.imports import import_object, resolve_module
 from selinon_django.config.model import SystemConfig
+from selinon_django.config.secrets import mask_url_passwords
 from selinon_django.errors import FatalTaskError
 from selinon_django.storages.pool import StoragePool
 from selinon_django.task import ExceptionLookup, RequestedRetry, SelinonTask, validate_output
@@ -81,7 +82,9 @@ def task_class(config: SystemConfig, task_name: str) -> type[SelinonTask]:
 
 
 def exception_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    """``Type: message``, URL passwords masked: a storage's connection error names its URL, and
+    users who may only view runs read the node-run row."""
+    return mask_url_passwords(f"{type(exc).__name__}: {exc}") if str(exc) else type(exc).__name__
 
 
 def run_attempt(
@@ -122,7 +125,7 @@ def run_attempt(
         return Retry(countdown=float(retry.countdown), counted=False, exception=str(retry))
     except Exception as exc:  # the task's failure, classified below
         text = exception_text(exc)
-        tb = traceback.format_exc()
+        tb = mask_url_passwords(traceback.format_exc())
         fatal = isinstance(exc, FatalTaskError)
         if not fatal and retried_count < task.max_retry:
             tracer.trace(

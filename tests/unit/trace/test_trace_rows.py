@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
 from selinon_django.config import SourceFile
-from selinon_django.models import TraceEventRecord
+from selinon_django.models import NodeRun, TraceEventRecord
 from selinon_django.runtime import tracing
 from selinon_django.runtime.api import run_flow
 from selinon_django.runtime.configs import forget_configs
@@ -24,6 +24,10 @@ tasks:
     import: tests.integration.tasks
     classname: Fatal
     storage: Vault
+  - name: Reader
+    import: tests.unit.trace.unreachable
+    classname: ReadsItsStorage
+    storage: Vault
 storages:
   - name: Vault
     import: tests.unit.trace.unreachable
@@ -31,13 +35,16 @@ storages:
     configuration:
       url: "redis://:hunter2@localhost:1/0"
       password: hunter2
-flows: [failing]
+flows: [failing, reading]
 """
 FLOWS = """\
 flow-definitions:
   - name: failing
     edges:
       - {from: [], to: [Bad]}
+  - name: reading
+    edges:
+      - {from: [], to: [Reader]}
 """
 
 
@@ -68,6 +75,23 @@ def test_a_storage_error_with_its_url_is_traced_without_the_password(broker: Cap
     page = viewer_client().get(f"/api/runs/{run_id}/trace/")
     assert page.status_code == 200
     assert "STORAGE_ISSUE" in page.content.decode() and "hunter2" not in page.content.decode()
+
+
+def test_a_task_failing_on_its_storage_keeps_the_error_without_the_password(broker: CapturedBroker) -> None:
+    """The node run's exception and traceback are what its trace row, its REST detail, the run
+    report and the admin's node-run page show."""
+    run_id = run_flow("reading")
+    broker.drain()
+    node = NodeRun.objects.get(flow_run_id=run_id, name="Reader")
+    assert node.status == "failed"
+    assert node.exception == (
+        "ConnectionError: Error 111 connecting to redis://:********@localhost:1/0. Connection refused.")
+    assert "redis://:********@localhost:1/0" in node.traceback and "hunter2" not in node.traceback
+    client = viewer_client()
+    for url in (f"/api/node-runs/{node.pk}/", f"/api/runs/{run_id}/", f"/api/runs/{run_id}/trace/"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert "hunter2" not in response.content.decode(), url
 
 
 def test_details_are_masked_and_json_ready_in_the_row(db: None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from selinon_django.storages.base import DataStorage
+from selinon_django.task import SelinonTask
 
 
 class UnreachableStorage(DataStorage):
@@ -26,3 +27,10 @@ class UnreachableStorage(DataStorage):
 
     def store(self, node_args: Any, flow_name: str, task_name: str, task_id: str, result: Any) -> Any:
         raise AssertionError("never connected")
+
+
+class ReadsItsStorage(SelinonTask):
+    """Fails the way a task does whose storage server is down: with the driver's error."""
+
+    def run(self, node_args: Any) -> Any:
+        return self.storage
