@@ -84,8 +84,9 @@ def load_revision(
     """Store ``config`` as a new revision; returns ``(revision, created)``.
 
     ``created`` is False when the content equals the current revision's (that revision is
-    returned and nothing is written), except when a command loads the content of an upload. With ``dry_run`` nothing is written either:
-    the returned revision is the unsaved row that would have been created. ``origin`` must say
+    returned and nothing is written), except when a command loads the content of an upload.
+    With ``dry_run`` nothing is written either: the returned revision is the unsaved row that
+    would have been created. ``origin`` must say
     how ``config`` was loaded: the revision is rebuilt with that origin's trust wherever it runs.
     """
     normalised = normalise(config)
