@@ -9,7 +9,7 @@ with it. The loader takes a :class:`Trust` and applies it while it parses, so no
 new section of the format) can skip the checks.
 
 Pure Python: the Django layer builds the :class:`Trust` from settings
-(:mod:`selinon_django.loading`).
+(:mod:`selinon_django.origins`).
 """
 from __future__ import annotations
 
