@@ -73,34 +73,34 @@ def test_any_module_as_predicates_module_is_refused(uploader: APIClient, module:
     assert any("global.predicates_module" in m for m in refused(post(uploader, text)))
 
 
+def _predicates_called(condition: str, make_user: Callable[..., User],
+                       client_for: Callable[[User | None], APIClient]) -> list[str]:
+    """Upload a flow whose starting edge has ``condition`` (predicates of predicate_probe), start
+    it over REST (its first step runs in this process) and return the predicates called."""
+    text = yaml(global_extra="predicates_module: tests.unit.api.predicate_probe",
+                edge_extra=f", condition: {condition}")
+    uploader = client_for(make_user("view_configrevision", "add_configrevision", "add_flowrun", "view_flowrun"))
+    assert post(uploader, text).status_code == 201
+    predicate_probe.CALLS.clear()
+    with override_settings(SELINON_DJANGO=SETTINGS):
+        response = uploader.post("/api/runs/", {"flow_name": "f", "node_args": {}}, format="json")
+    assert response.status_code in (201, 202), response.content
+    return list(predicate_probe.CALLS)
+
+
 def test_undeclared_function_of_an_allowed_module_is_never_called(
     make_user: Callable[..., User], client_for: Callable[[User | None], APIClient]
 ) -> None:
     """Even a configuration the server accepted cannot make a condition call a function that is
     not declared a predicate: the first step runs in the web process that starts the run."""
-    text = yaml(global_extra="predicates_module: tests.unit.api.predicate_probe",
-                edge_extra=", condition: {name: sneaky}")
-    uploader = client_for(make_user("view_configrevision", "add_configrevision", "add_flowrun", "view_flowrun"))
-    assert post(uploader, text).status_code == 201
-    predicate_probe.CALLS.clear()
-    with override_settings(SELINON_DJANGO=SETTINGS):
-        response = uploader.post("/api/runs/", {"flow_name": "f", "node_args": {}}, format="json")
-    assert response.status_code in (201, 202), response.content
-    assert predicate_probe.CALLS == []
+    assert _predicates_called("{name: sneaky}", make_user, client_for) == []
 
 
 def test_declared_predicates_are_called(
     make_user: Callable[..., User], client_for: Callable[[User | None], APIClient]
 ) -> None:
-    text = yaml(global_extra="predicates_module: tests.unit.api.predicate_probe",
-                edge_extra=", condition: {or: [{name: declared}, {name: listed}]}")
-    uploader = client_for(make_user("view_configrevision", "add_configrevision", "add_flowrun", "view_flowrun"))
-    assert post(uploader, text).status_code == 201
-    predicate_probe.CALLS.clear()
-    with override_settings(SELINON_DJANGO=SETTINGS):
-        response = uploader.post("/api/runs/", {"flow_name": "f", "node_args": {}}, format="json")
-    assert response.status_code in (201, 202), response.content
-    assert predicate_probe.CALLS == ["declared", "listed"]
+    called = _predicates_called("{or: [{name: declared}, {name: listed}]}", make_user, client_for)
+    assert called == ["declared", "listed"]
 
 
 # --- 2. every importable name goes through one check ------------------------------------------
