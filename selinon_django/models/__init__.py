@@ -52,3 +52,4 @@ __all__ = [
 ]
 from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
+from selinon_django.models.history import RunAction, RunAttempt  # noqa: F401
