@@ -13,6 +13,8 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - E008 GRAPH_STYLE cannot be used as a graph style
 - E009 MAX_JSON_DEPTH is not between 1 and 500 (deeper JSON would exhaust the parsers' stack)
 - E010 GRAPH_CACHE names no entry of CACHES
+- E011 TASK_LOG_MAX_BYTES, TASK_LOG_FLUSH_SECONDS or WORKERS_INSPECT_TIMEOUT is out of its range
+- E012 TASK_LOG_LEVEL is not a logging level name
 - W001 no Celery broker is configured (Celery would fall back to amqp://localhost)
 - W002 the configured NODES_DEFINITION file does not exist
 - W003 a configured FLOW_DEFINITIONS path does not exist
@@ -24,6 +26,7 @@ Every mistake has a stable id so a deployment can silence one on purpose
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import fields
@@ -95,6 +98,11 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "SWEEP_GRACE": ("a number of seconds", _is_number),
     "LOST_TASK_AFTER": ("a number of seconds", _is_number),
     "COUNTDOWN_MESSAGE_LIMIT": ("a number of seconds", _is_number),
+    "TASK_LOGS": ("a boolean", lambda v: isinstance(v, bool)),
+    "TASK_LOG_LEVEL": ("a logging level name", lambda v: isinstance(v, str)),
+    "TASK_LOG_MAX_BYTES": ("an integer", _is_int),
+    "TASK_LOG_FLUSH_SECONDS": ("a number of seconds", _is_number),
+    "WORKERS_INSPECT_TIMEOUT": ("a number of seconds", _is_number),
     "GRAPH_STYLE": (
         "a style mapping, a path of a style YAML file, or None",
         lambda v: v is None or isinstance(v, (dict, str)),
@@ -102,6 +110,16 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 }
 
 MIGRATION_POLICIES = ("pin", "migrate")
+
+#: key -> (lowest, highest, unit, why): numeric settings with a range (E011)
+_RANGES: dict[str, tuple[float, float, str, str]] = {
+    "TASK_LOG_MAX_BYTES": (1_024, 64 * 1024 * 1024, "bytes",
+                           "Each node run keeps at most this much log text; the rows are read whole by the run page."),
+    "TASK_LOG_FLUSH_SECONDS": (0.1, 60, "seconds",
+                               "A running task's log lines reach the pages this often; 0 would write every line."),
+    "WORKERS_INSPECT_TIMEOUT": (0.1, 30, "seconds",
+                                "Pages wait this long for workers to answer; longer would hold a request open."),
+}
 
 #: the deepest MAX_JSON_DEPTH allowed: well below Python's default recursion limit (1,000), which
 #: ``json``, ``copy.deepcopy`` and the database adapters spend a frame or more per level of
@@ -189,6 +207,23 @@ def _check_value(key: str, value: Any) -> list[checks.CheckMessage]:
                 f"SELINON_DJANGO['GRAPH_CACHE'] is {value!r}, which is not an entry of CACHES.",
                 hint="Drawn flow graphs are kept in that cache; name a configured alias such as 'default'.",
                 id="selinon_django.E010",
+            )
+        )
+    elif key in _RANGES and not _RANGES[key][0] <= value <= _RANGES[key][1]:
+        low, high, unit, why = _RANGES[key]
+        errors.append(
+            checks.Error(
+                f"SELINON_DJANGO[{key!r}] must be between {low:g} and {high:g} {unit}, not {value}.",
+                hint=why,
+                id="selinon_django.E011",
+            )
+        )
+    elif key == "TASK_LOG_LEVEL" and not isinstance(logging.getLevelName(value.upper()), int):
+        errors.append(
+            checks.Error(
+                f"SELINON_DJANGO['TASK_LOG_LEVEL'] must be a logging level name, not {value!r}.",
+                hint="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+                id="selinon_django.E012",
             )
         )
     elif key == "GRAPH_STYLE" and value is not None:

@@ -97,6 +97,19 @@ class SelinonSettings:
     PREDICATES_MODULES: tuple[str, ...] = ()
     #: largest ``output_schema`` file (bytes) a load reads
     MAX_SCHEMA_BYTES: int = 1_000_000
+    # --- task logs and worker monitoring (selinon_django.runtime.task_logs, admin workers page) ---
+    #: keep what tasks log (``self.log`` and standard ``logging`` on the task's thread) per node run
+    TASK_LOGS: bool = True
+    #: the lowest level kept (a level name); records must also pass the process's logging
+    #: configuration (a Celery worker started with ``-l info`` passes INFO)
+    TASK_LOG_LEVEL: str = "INFO"
+    #: bytes of log text kept per node run (all attempts); what comes after is dropped and a
+    #: marker line says how much
+    TASK_LOG_MAX_BYTES: int = 262_144
+    #: a running task's captured lines are written at least this often (seconds), in batches
+    TASK_LOG_FLUSH_SECONDS: float = 1.0
+    #: seconds the workers page (and ``selinon_run --wait`` on a timeout) waits for workers to answer
+    WORKERS_INSPECT_TIMEOUT: float = 1.0
 
 
 _TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS", "UPLOAD_ENVIRONMENT", "PREDICATES_MODULES"}
