@@ -94,6 +94,13 @@ class TriggerTaskInstance(models.Model):
     #: Celery options of the instance's messages (from the trigger configuration)
     queue = models.CharField(max_length=255, blank=True, default="")
     priority = models.PositiveSmallIntegerField(null=True, blank=True)
+    #: the worker (Celery hostname) that started the latest attempt: the sweeper runs the
+    #: instance again when that worker is gone (runtime/sweeper.py)
+    worker = models.CharField(max_length=255, blank=True, default="")
+    #: when the instance's pending message (first or retry) was published, and its countdown: the
+    #: sweeper resends a message the broker lost
+    sent_at = models.DateTimeField(null=True, blank=True)
+    countdown = models.FloatField(null=True, blank=True)
     #: ``{trigger name: kwargs}`` the next attempt receives (replaced by ``self.retry(trigger_kwargs=...)``)
     trigger_kwargs = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
     result = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
