@@ -10,6 +10,7 @@ from selinon_django.models.definitions import (
     TaskDefinition,
 )
 from selinon_django.models.immutable import ImmutableRowError
+from selinon_django.models.logs import LogLine, NodeRunLog
 from selinon_django.models.outbox import OutboxMessage, ThrottleSlot
 from selinon_django.models.results import StoredResult
 from selinon_django.models.runs import (
@@ -39,8 +40,10 @@ __all__ = [
     "FlowRun",
     "FlowRunStatus",
     "ImmutableRowError",
+    "LogLine",
     "NodeKind",
     "NodeRun",
+    "NodeRunLog",
     "NodeRunStatus",
     "OutboxMessage",
     "StorageDefinition",
@@ -52,4 +55,5 @@ __all__ = [
 ]
 from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
+from selinon_django.models.workers import WorkersAndQueues  # noqa: F401
 from selinon_django.models.history import RunAction, RunAttempt  # noqa: F401
