@@ -37,7 +37,6 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('status', models.CharField(max_length=16)),
                 ('error', models.TextField(blank=True, default='')),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
                 ('finished_at', models.DateTimeField(blank=True, null=True)),
                 ('retried_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('cause', models.CharField(choices=[('retry', 'retried from the failed nodes'), ('flow_retry', 'started over (max_retry)')], max_length=16)),

@@ -11,6 +11,9 @@ per action (see :mod:`selinon_django.run_actions`). Both go with their run when 
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -33,16 +36,27 @@ class RunAttempt(models.Model):
     run = models.ForeignKey(FlowRun, on_delete=models.CASCADE, related_name="attempts", db_index=False)
     status = models.CharField(max_length=16)
     error = models.TextField(blank=True, default="")
-    #: when this try began (its node runs were created from then until ``retried_at``)
-    started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    #: when the next try began
+    #: when the next try began: this try's node runs are those created before it (and at or after
+    #: the previous try's ``retried_at``, the run's creation for the first try)
     retried_at = models.DateTimeField(default=timezone.now)
     cause = models.CharField(max_length=16, choices=RunAttemptCause.choices)
 
     class Meta:
         ordering = ("retried_at", "id")
         indexes = [models.Index(fields=("run", "retried_at"), name="selinon_attempt_run")]
+
+    @classmethod
+    def ended(cls, run: FlowRun, cause: str, at: datetime, *, error: str | None = None,
+              failed_nodes: Any = None) -> RunAttempt:
+        """The try ``run`` is on as it ended, its next one beginning ``at`` (not saved: a dispatcher
+        step writes it in its batch, ``retry_flow`` saves it). ``failed_nodes`` ({name: [ids]}) go
+        into the error text when the row's own error says less."""
+        text = run.error if error is None else error
+        if failed_nodes:
+            text = f"{text}: {sorted(failed_nodes)}" if text else f"failed nodes {sorted(failed_nodes)}"
+        return cls(run_id=run.pk, status=run.status, error=text, finished_at=run.finished_at or at,
+                   retried_at=at, cause=cause)
 
     def __str__(self) -> str:
         return f"{self.run_id} try ended {self.status} at {self.retried_at:%Y-%m-%d %H:%M:%S}"
