@@ -21,6 +21,7 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - W004 the installed Celery release kills a worker that loses its broker while a late-acknowledged task runs
 - W005-W008 the deployment around the app (result backend, connection reuse, SQLite locking, DEBUG):
   see :mod:`selinon_django.deployment_checks`
+- W009 ``drf_spectacular_sidecar`` is not installed: the API's Swagger UI and Redoc pages would be blank
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
@@ -301,7 +303,27 @@ def check_environment(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
                 )
             )
     messages.extend(_check_celery_release())
+    messages.extend(_check_docs_assets())
     return messages
+
+
+#: the app whose static files are the API docs pages' scripts (see selinon_django.api.docs)
+SIDECAR_APP = "drf_spectacular_sidecar"
+
+
+def _check_docs_assets() -> list[checks.CheckMessage]:
+    """The API's Swagger UI and Redoc pages (``selinon_django.urls``) load their scripts from the
+    ``drf_spectacular_sidecar`` app's static files, never from a CDN: without the app they are blank."""
+    if apps.is_installed(SIDECAR_APP):
+        return []
+    return [
+        checks.Warning(
+            f"{SIDECAR_APP!r} is not in INSTALLED_APPS: the API's Swagger UI and Redoc pages "
+            "(selinon_django.urls) would be blank, their scripts are its static files.",
+            hint=f"Add {SIDECAR_APP!r} to INSTALLED_APPS (the drf-spectacular-sidecar package is a dependency).",
+            id="selinon_django.W009",
+        )
+    ]
 
 
 #: Celery releases whose worker exits on a broker connection loss while a late-acknowledged task

@@ -9,15 +9,16 @@
 The schema and docs pages need an authenticated user, like the API: a token, or a session (log in
 through the admin). The URL names (``selinon-schema``, ``selinon-swagger-ui``, ``selinon-redoc`` and
 the API's ``selinon-*``) are not namespaced, as the API's own links reverse them by these names.
-The views need ``rest_framework`` and ``drf_spectacular`` in ``INSTALLED_APPS`` (their templates).
+The views need ``rest_framework`` and ``drf_spectacular`` in ``INSTALLED_APPS`` (their templates),
+and ``drf_spectacular_sidecar`` (the docs pages' scripts, served by the site: no CDN).
 """
 from __future__ import annotations
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
 from selinon_django.api.authentication import AUTHENTICATION
+from selinon_django.api.docs import RedocView, SwaggerUIView
 from selinon_django.api.schema import SchemaView
 
 SCHEMA_URL_NAME = "selinon-schema"
@@ -26,8 +27,7 @@ _protected = {"authentication_classes": AUTHENTICATION, "permission_classes": (I
 
 urlpatterns = [
     path("api/schema/", SchemaView.as_view(**_protected), name=SCHEMA_URL_NAME),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name=SCHEMA_URL_NAME, **_protected),
-         name="selinon-swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name=SCHEMA_URL_NAME, **_protected), name="selinon-redoc"),
+    path("api/docs/", SwaggerUIView.as_view(url_name=SCHEMA_URL_NAME, **_protected), name="selinon-swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name=SCHEMA_URL_NAME, **_protected), name="selinon-redoc"),
     path("api/", include("selinon_django.api.urls")),
 ]

@@ -29,7 +29,22 @@ MAX_TIMELINE_ROWS = 300
 MAX_TRACE_EVENTS = 500
 
 
+#: an instance in one of these has left the queue: its group has begun
+_BEGUN = frozenset(("started", "retried", *_FINISHED_ORDER))
+
+
 def combined_status(statuses: list[str]) -> str:
+    """One status for all instances of a node name.
+
+    A group of several instances that has begun (one of them started or already finished) and
+    still has unfinished ones is ``started`` until the last one finishes: picking the most
+    "alive" instance status instead made a foreach that works through its instances a few at a
+    time flicker between polls (started while one runs, sent in the gap before the next starts,
+    retried while one waits for its retry).
+    """
+    unfinished = [status for status in statuses if status not in _FINISHED_ORDER]
+    if len(statuses) > 1 and unfinished and any(status in _BEGUN for status in statuses):
+        return "started"
     for status in (*_ACTIVE_ORDER, *_FINISHED_ORDER):
         if status in statuses:
             return status

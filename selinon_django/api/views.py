@@ -182,11 +182,17 @@ class FlowViewSet(SelinonAPIView):
     def _url(self, name: str) -> str:
         return self.request.build_absolute_uri(reverse("selinon-flow-detail", args=[name]))
 
+    def get_queryset(self) -> QuerySet[FlowDefinition]:
+        """The flow rows of the current revision (none before one is loaded). Also what the
+        browsable API asks for when it builds its filter form: without it, a 500."""
+        revision = ConfigRevision.objects.current()
+        rows = FlowDefinition.objects.filter(revision=revision).order_by("name", "pk")
+        return rows if revision is not None else rows.none()
+
     @extend_schema(summary="List the flows of the current configuration revision")
     def list(self, request: Request) -> Response:
         revision = ConfigRevision.objects.current()
-        rows = FlowDefinition.objects.filter(revision=revision).order_by("name", "pk")
-        page = self.paginate_queryset(rows if revision is not None else rows.none())
+        page = self.paginate_queryset(self.get_queryset())
         data = [
             {"name": row.name, "revision": revision.number if revision else 0, "queue": row.queue,
              "url": self._url(row.name)}

@@ -2,7 +2,7 @@
 
 Registered when this module is imported (``selinon_django/admin/__init__.py`` imports it).
 Rows are history written by the runtime, so the pages show them and allow deleting a session,
-never editing what happened.
+never editing what happened; trigger-task instances are not deleted one by one (runs are not either).
 """
 from __future__ import annotations
 
@@ -39,7 +39,15 @@ class FiredTriggerInline(_ReadOnly, admin.TabularInline):
     ordering = ("fired_at", "id")
 
 
-class TriggerTaskInstanceInline(_ReadOnly, admin.TabularInline):
+class _Undeletable:
+    """History that goes only with its session (or, for a trigger-task instance, never alone:
+    the flow run it started cannot be deleted either), so no "Delete selected" and no delete box."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TriggerTaskInstanceInline(_Undeletable, _ReadOnly, admin.TabularInline):
     model = TriggerTaskInstance
     extra = 0
     fields = ("name", "kind", "target", "status", "attempts", "flow_run", "finished_at")
@@ -54,6 +62,13 @@ class TriggerSessionAdmin(_ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
     readonly_fields = ("key", "configuration_json", "created_at", "updated_at")
     fields = readonly_fields
     inlines = (FiredTriggerInline, TriggerTaskInstanceInline)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> tuple[Any, Any, set[str], Any]:
+        """A session goes with its trigger-task instances: the permission to delete the session is
+        enough, although those instances cannot be deleted on their own."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        perms_needed.discard(str(TriggerTaskInstance._meta.verbose_name))
+        return deleted, counts, perms_needed, protected
 
     @admin.display(description="own configuration (over the YAML triggers)")
     def configuration_json(self, obj: TriggerSession) -> str:
@@ -75,7 +90,7 @@ class FiredTriggerAdmin(_ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
 
 
 @admin.register(TriggerTaskInstance)
-class TriggerTaskInstanceAdmin(_ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
+class TriggerTaskInstanceAdmin(_Undeletable, _ReadOnly, NulGuardedAdmin, admin.ModelAdmin):
     list_display = ("name", "session", "kind", "target", "status", "attempts", "created_at", "finished_at")
     list_filter = ("status", "kind")
     search_fields = ("name", "session__key", "target", "id")
