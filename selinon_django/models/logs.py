@@ -68,7 +68,7 @@ class LogLine:
 
     @classmethod
     def from_stored(cls, item: Any, attempt: int) -> LogLine:
-        moment, level, logger, message = (list(item) + [0, "", "", ""])[:4]
+        moment, level, logger, message = [*item, 0, "", "", ""][:4]
         try:
             when = datetime.fromtimestamp(float(moment), tz=UTC)
         except (TypeError, ValueError, OverflowError, OSError):

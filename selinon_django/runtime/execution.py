@@ -14,6 +14,7 @@ pool, and classifies the outcome:
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from collections.abc import Mapping
@@ -24,9 +25,14 @@ from selinon_django.config.imports import import_object, resolve_module
 from selinon_django.config.model import SystemConfig
 from selinon_django.config.secrets import mask_url_passwords
 from selinon_django.errors import FatalTaskError
+from selinon_django.runtime.log_capture import capturing
 from selinon_django.storages.pool import StoragePool
 from selinon_django.task import ExceptionLookup, RequestedRetry, SelinonTask, validate_output
 from selinon_django.trace.events import Trace
+
+#: where a worker's log says that a node failed or will be retried (Celery's own line for the
+#: message says it "succeeded": the message was handled, whatever the task did)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -109,13 +115,15 @@ def run_attempt(
     }
     tracer.trace(Trace.TASK_START, base)
     try:
-        instance = task_class(config, task_name)(
-            flow_name, task_name, parent, task_id, dispatcher_id,
-            storage_pool=pool, config=config, exception_lookup=exception_lookup,
-        )
-        with pool.activated():  # Selinon's StoragePool.get_connected_storage(name) on the class
-            result = instance.run(node_args)
-        validate_output(task, result)
+        # what the task logs on this thread is kept with its node run (selinon_django.runtime.log_capture)
+        with capturing(task_id, dispatcher_id):
+            instance = task_class(config, task_name)(
+                flow_name, task_name, parent, task_id, dispatcher_id,
+                storage_pool=pool, config=config, exception_lookup=exception_lookup,
+            )
+            with pool.activated():  # Selinon's StoragePool.get_connected_storage(name) on the class
+                result = instance.run(node_args)
+            validate_output(task, result)
     except RequestedRetry as retry:
         tracer.trace(
             Trace.TASK_RETRY,
@@ -133,8 +141,13 @@ def run_attempt(
                 {**base, "what": text, "retried_count": retried_count, "countdown": task.retry_countdown,
                  "user_retry": False},
             )
+            logger.warning("flow %s node %s (task id %s) of run %s raised, retry %d of %d in %g s: %s",
+                           flow_name, task_name, task_id, dispatcher_id, retried_count + 1, task.max_retry,
+                           task.retry_countdown or 0, text)
             return Retry(countdown=float(task.retry_countdown or 0), counted=True, exception=text, traceback=tb)
         tracer.trace(Trace.TASK_FAILURE, {**base, "what": text, "retried_count": retried_count})
+        logger.error("flow %s node %s (task id %s) of run %s failed: %s", flow_name, task_name, task_id,
+                     dispatcher_id, text)
         store_error_quietly(pool, node_args, flow_name, task_name, task_id, sys.exc_info())
         return Failed(exception=text, traceback=tb, fatal=fatal)
 
