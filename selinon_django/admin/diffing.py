@@ -1,46 +1,28 @@
 """What changed between two configurations, and the union graph that draws it.
 
-Edges have no name, so an edge of the old flow and one of the new flow are "the same edge" when
-they join the same nodes (from and to as sets); the same edge with another condition, foreach or
-selective part is *changed*. Pure Python: the admin view passes in two loaded configurations.
+Edges and fallbacks are paired by :mod:`selinon_django.engine.migration_plan` (the rule the
+REST API's revision diff and migrations use too): an edge joining the same nodes (from and to as
+sets) is the same edge, *changed* when its condition, foreach or selective part differs. Pure
+Python: the admin view passes in two loaded configurations.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-from selinon_django.config.model import Edge, Failure, Flow, SystemConfig
+from selinon_django.config.model import Flow, SystemConfig
+from selinon_django.engine.migration_plan import Change, EdgeChange, FailureChange, match_edges, match_failures
 from selinon_django.graph.digraph import SafeDigraph, label_lines
 from selinon_django.graph.labels import condition_lines, edge_lines
 from selinon_django.graph.style import Style, merge_style
 
-Change = Literal["added", "removed", "changed", "same"]
+__all__ = ["DIFF_COLOURS", "ConfigDiff", "EdgeChange", "FailureChange", "FlowDiff", "NamedChanges", "diff_configs",
+           "diff_digraph", "diff_flow"]
 
 #: colours of the diff (the legend on the page uses the same ones)
 DIFF_COLOURS: dict[str, str] = {"added": "#1b9e3e", "removed": "#d62728", "changed": "#ff8c00"}
-
-
-@dataclass(frozen=True)
-class EdgeChange:
-    change: Change
-    old: Edge | None
-    new: Edge | None
-
-    @property
-    def edge(self) -> Edge:
-        edge = self.new or self.old
-        assert edge is not None
-        return edge
-
-
-@dataclass(frozen=True)
-class FailureChange:
-    change: Change
-    old: Failure | None
-    new: Failure | None
 
 
 @dataclass
@@ -99,54 +81,6 @@ def _named(old: Mapping[str, object], new: Mapping[str, object]) -> NamedChanges
     )
 
 
-def _edge_key(edge: Edge) -> tuple[frozenset[str], frozenset[str]]:
-    return frozenset(edge.from_), frozenset(edge.to)
-
-
-def _failure_key(failure: Failure) -> tuple[frozenset[str], object]:
-    fallback: object = True if failure.fallback is True else frozenset(failure.fallback)
-    return failure.nodes, fallback
-
-
-def _edge_differs(old: Edge, new: Edge) -> bool:
-    return edge_lines(old) != edge_lines(new) or old.foreach != new.foreach or old.selective != new.selective
-
-
-def _match_edges(old: Iterable[Edge], new: Iterable[Edge]) -> list[EdgeChange]:
-    remaining: dict[tuple[frozenset[str], frozenset[str]], list[Edge]] = {}
-    for edge in old:
-        remaining.setdefault(_edge_key(edge), []).append(edge)
-    changes: list[EdgeChange] = []
-    for edge in new:
-        candidates = remaining.get(_edge_key(edge))
-        if candidates:
-            previous = candidates.pop(0)
-            changes.append(EdgeChange("changed" if _edge_differs(previous, edge) else "same", previous, edge))
-        else:
-            changes.append(EdgeChange("added", None, edge))
-    for leftovers in remaining.values():
-        changes.extend(EdgeChange("removed", edge, None) for edge in leftovers)
-    return changes
-
-
-def _match_failures(old: Iterable[Failure], new: Iterable[Failure]) -> list[FailureChange]:
-    remaining: dict[tuple[frozenset[str], object], list[Failure]] = {}
-    for failure in old:
-        remaining.setdefault(_failure_key(failure), []).append(failure)
-    changes: list[FailureChange] = []
-    for failure in new:
-        candidates = remaining.get(_failure_key(failure))
-        if candidates:
-            previous = candidates.pop(0)
-            differs = condition_lines(previous.condition) != condition_lines(failure.condition)
-            changes.append(FailureChange("changed" if differs else "same", previous, failure))
-        else:
-            changes.append(FailureChange("added", None, failure))
-    for leftovers in remaining.values():
-        changes.extend(FailureChange("removed", failure, None) for failure in leftovers)
-    return changes
-
-
 _FLOW_OPTION_FIELDS = ("edges", "failures", "name")
 
 
@@ -161,16 +95,16 @@ def diff_flow(name: str, old: Flow | None, new: Flow | None) -> FlowDiff:
             name,
             "added",
             nodes_added=list(new.ordered_nodes()),
-            edges=_match_edges((), new.edges),
-            failures=_match_failures((), new.failures),
+            edges=list(match_edges((), new.edges)),
+            failures=list(match_failures((), new.failures)),
         )
     if new is None and old is not None:
         return FlowDiff(
             name,
             "removed",
             nodes_removed=list(old.ordered_nodes()),
-            edges=_match_edges(old.edges, ()),
-            failures=_match_failures(old.failures, ()),
+            edges=list(match_edges(old.edges, ())),
+            failures=list(match_failures(old.failures, ())),
         )
     assert old is not None and new is not None
     old_nodes, new_nodes = list(old.ordered_nodes()), list(new.ordered_nodes())
@@ -179,8 +113,8 @@ def diff_flow(name: str, old: Flow | None, new: Flow | None) -> FlowDiff:
         "same",
         nodes_added=[n for n in new_nodes if n not in old_nodes],
         nodes_removed=[n for n in old_nodes if n not in new_nodes],
-        edges=_match_edges(old.edges, new.edges),
-        failures=_match_failures(old.failures, new.failures),
+        edges=list(match_edges(old.edges, new.edges)),
+        failures=list(match_failures(old.failures, new.failures)),
         options_changed=_flow_options_changed(old, new),
     )
     if diff.nodes_added or diff.nodes_removed or diff.options_changed or any(diff.counts.values()):

@@ -21,8 +21,11 @@ from django.utils.safestring import SafeString
 
 from selinon_django.admin.readonly import ReadOnlyAdmin
 from selinon_django.admin.runview import pretty_json
-from selinon_django.config.model import thaw
+from selinon_django.config.model import SystemConfig, thaw
+from selinon_django.engine.migration_plan import changed_flows, plan_flow
 from selinon_django.models import ConfigRevision, FlowMigrationRecord
+from selinon_django.models.migrations import link_by_hash, revision_ref
+from selinon_django.runtime.migrating import policy_for
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,6 @@ def _nodes(names: tuple[str, ...]) -> str:
 
 def summarise(record: FlowMigrationRecord) -> list[FlowMigrationSummary]:
     """Per flow of ``record``: what it does to running flows and this deployment's policy for it."""
-    from selinon_django.runtime.migrating import policy_for
-
     summaries = []
     for name, flow in sorted(record.migration().flows.items()):
         tainted = []
@@ -97,96 +98,39 @@ class MigrationPlan:
         return all(path.complete for path in self.paths)
 
 
-def _linked(records: list[FlowMigrationRecord]) -> dict[int, tuple[ConfigRevision | None, ConfigRevision | None]]:
-    """Each record's two revisions, found by content hash when it has no keys (the runtime's rule)."""
-    hashes = {r.from_hash for r in records if r.from_revision is None and r.from_hash}
-    hashes |= {r.to_hash for r in records if r.to_revision is None and r.to_hash}
-    newest: dict[str, ConfigRevision] = {}
-    oldest: dict[str, ConfigRevision] = {}
-    for revision in ConfigRevision.objects.filter(content_hash__in=hashes).order_by("number"):
-        oldest.setdefault(revision.content_hash, revision)
-        newest[revision.content_hash] = revision
-    return {
-        r.version: (r.from_revision or newest.get(r.from_hash), r.to_revision or oldest.get(r.to_hash))
-        for r in records
-    }
-
-
 def migration_plan(old: ConfigRevision, new: ConfigRevision) -> MigrationPlan:
     """Which stored migrations carry running flows of each changed flow from ``old`` to ``new``.
 
-    The runtime's own walk (:func:`~selinon_django.runtime.migrating.walk_chain`) for a run
-    started on ``old``, stopping at the first migration that reaches ``new``. Only flows present
-    in both revisions whose edges changed are looked at: the others need no migration.
+    The runtime's own plan (:func:`~selinon_django.engine.migration_plan.plan_flow`) for a run
+    started on ``old``, with ``new`` as the goal. Only flows present in both revisions whose
+    edges changed are looked at: the others need no migration.
     """
-    from selinon_django.engine.migrations import diff_flows
-    from selinon_django.runtime.migrating import KnownMigration, in_past, policy_for, walk_chain
-
     old_config, new_config = old.system_config(), new.system_config()
-    changed = [
-        name
-        for name in sorted(set(old_config.flows) & set(new_config.flows))
-        if diff_flows(old_config.flows[name], new_config.flows[name]) is not None
-    ]
+    changed = changed_flows(old_config, new_config)
     if not changed:
         return MigrationPlan([], [])
     records = list(
         FlowMigrationRecord.objects.select_related("from_revision", "to_revision", "created_by").order_by("version")
     )
-    links = _linked(records)
-    revisions = {r.pk: r for pair in links.values() for r in pair if r is not None} | {old.pk: old, new.pk: new}
-    known = [
-        KnownMigration(
-            version=record.version,
-            migration=record.migration(),
-            from_revision_id=source.pk if source is not None else None,
-            to_revision_id=target.pk if target is not None else None,
-            to_revision_number=target.number if target is not None else None,
-            created_at=record.created_at,
-        )
-        for record in records
-        for source, target in [links[record.version]]
-    ]
-    base = max([0] + [k.version for k in known if in_past(k, old.number, old.created_at)])
+    stored = link_by_hash([record.stored() for record in records])
+    revisions = {r.pk: r for record in records for r in (record.from_revision, record.to_revision) if r is not None}
+    revisions |= {old.pk: old, new.pk: new}
+
+    def config_of(pk: int) -> SystemConfig:
+        if pk not in revisions:  # linked by content hash
+            revisions[pk] = ConfigRevision.objects.get(pk=pk)
+        return revisions[pk].system_config()
+
+    start, goal = revision_ref(old), revision_ref(new)
     paths = []
     for name in changed:
-        walk = walk_chain(
-            name, old_config.flows[name], old.pk, known, base, lambda pk: revisions[pk].system_config(),
-            until=lambda w: revisions[w.revision_id].number >= new.number,
+        plan = plan_flow(name, start, 0, stored, goal, config_of)
+        paths.append(
+            FlowPath(flow=name, policy=policy_for(name), versions=plan.versions, reached=plan.reached.number,
+                     complete=plan.complete, problem=plan.problem)
         )
-        path = FlowPath(
-            flow=name,
-            policy=policy_for(name),
-            versions=[k.version for k in walk.applied if name in k.migration.flows],
-            reached=revisions[walk.revision_id].number,
-            complete=diff_flows(walk.flow, new_config.flows[name]) is None,
-        )
-        if walk.stop is not None:
-            path.problem = _problem(walk.stop, name, path.reached, links)
-        paths.append(path)
     used = {version for path in paths for version in path.versions}
     return MigrationPlan([record for record in records if record.version in used], paths)
-
-
-def _problem(
-    stop: tuple[str, int, Any], name: str, reached: int,
-    links: dict[int, tuple[ConfigRevision | None, ConfigRevision | None]],
-) -> str:
-    """Why the walk of ``name`` stopped, in the revision numbers a person sees on the page."""
-    kind, version, _ = stop
-    source, target = links.get(version, (None, None))
-    if kind == "missing":
-        return f"migration {version} is missing"
-    if kind == "unlinked":
-        return f"migration {version} is not linked to stored revisions"
-    if kind == "other_graph":
-        number = source.number if source is not None else "?"
-        return (
-            f"migration {version} was computed from another graph of {name} (revision {number}) "
-            f"than revision {reached} has"
-        )
-    number = target.number if target is not None else "?"
-    return f"revision {number} of migration {version} has no flow {name}"
 
 
 def migration_url(record: FlowMigrationRecord) -> str:

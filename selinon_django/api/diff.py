@@ -1,14 +1,16 @@
 """What changed between two configuration revisions, computed from their normalised JSON.
 
-Tasks, storages and flows are matched by name. Edges and failures have no name: their index is
-their identity inside one revision only, so they are compared by content, and an edited edge
-shows as one removed and one added (which is what a reviewer needs to see anyway).
+Tasks, storages and flows are matched by name. Edges and failures have no name: they are paired
+by :mod:`selinon_django.engine.migration_plan`, the rule the admin's revision diff and migrations
+use too - an edge joining the same nodes is the same edge, listed under ``changed`` with its
+``before`` and ``after`` when its condition, foreach or selective part was edited.
 """
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
+
+from selinon_django.engine.migration_plan import Pairing, pair_edge_data, pair_failure_data
 
 
 def _by_name(items: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -28,30 +30,21 @@ def _named_changes(old: Iterable[Mapping[str, Any]], new: Iterable[Mapping[str, 
     }
 
 
-def _key(item: Any) -> str:
-    return json.dumps(item, sort_keys=True)
-
-
-def _content_changes(old: Iterable[Any], new: Iterable[Any]) -> dict[str, list[Any]]:
-    """Items added and removed, as multisets (the same edge twice counts twice)."""
-    removed = list(old)
-    added: list[Any] = []
-    remaining = {_key(item): 0 for item in removed}
-    for item in removed:
-        remaining[_key(item)] += 1
-    for item in new:
-        key = _key(item)
-        if remaining.get(key, 0) > 0:
-            remaining[key] -= 1
-        else:
-            added.append(item)
-    gone: list[Any] = []
-    for item in removed:
-        key = _key(item)
-        if remaining.get(key, 0) > 0:
-            remaining[key] -= 1
-            gone.append(item)
-    return {"added": added, "removed": gone}
+def _paired_changes(
+    old: Sequence[Mapping[str, Any]],
+    new: Sequence[Mapping[str, Any]],
+    pair: Callable[[Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]], tuple[Pairing, ...]],
+) -> dict[str, list[Any]]:
+    """Items added, removed and changed (``{before, after}``), as the pairing rule says."""
+    result: dict[str, list[Any]] = {"added": [], "removed": [], "changed": []}
+    for pairing in pair(old, new):
+        if pairing.change == "added" and pairing.new is not None:
+            result["added"].append(new[pairing.new])
+        elif pairing.change == "removed" and pairing.old is not None:
+            result["removed"].append(old[pairing.old])
+        elif pairing.change == "changed" and pairing.old is not None and pairing.new is not None:
+            result["changed"].append({"before": old[pairing.old], "after": new[pairing.new]})
+    return result
 
 
 def _flow_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,8 +54,8 @@ def _flow_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, A
     )
     return {
         "name": new["name"],
-        "edges": _content_changes(old.get("edges", []), new.get("edges", [])),
-        "failures": _content_changes(old.get("failures", []), new.get("failures", [])),
+        "edges": _paired_changes(old.get("edges", []), new.get("edges", []), pair_edge_data),
+        "failures": _paired_changes(old.get("failures", []), new.get("failures", []), pair_failure_data),
         "options": {key: {"before": old.get(key), "after": new.get(key)} for key in options},
     }
 

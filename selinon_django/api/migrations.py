@@ -3,8 +3,8 @@
 Migrations are written by ``manage.py selinon_migrate`` and never change, so the API only lists
 and shows them. A migration generated from YAML files before their configurations were loaded
 has no revision foreign keys, only content hashes; the runtime links it to revisions by hash
-when it applies it (``KnownMigration.linked``), and these views show the same link, found for a
-whole page in one query.
+when it applies it (:meth:`~selinon_django.engine.migration_plan.StoredMigration.link`), and these
+views show and filter by the same link, found for a whole page in one query.
 """
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ from rest_framework.response import Response
 from selinon_django.api.permissions import VIEW_MIGRATIONS
 from selinon_django.api.views import SelinonAPIView
 from selinon_django.config.model import thaw
-from selinon_django.models import ConfigRevision, FlowMigrationRecord
+from selinon_django.engine.migration_plan import RevisionRef, StoredMigration
+from selinon_django.models import FlowMigrationRecord
+from selinon_django.models.migrations import link_by_hash, revisions_by_hash
 from selinon_django.payloads import PayloadError, parse_bounded_int
+from selinon_django.runtime.migrating import policy_for
 
 #: the largest value of the integer columns on every backend (PostgreSQL's integer is 32-bit)
 MAX_INT = 2**31 - 1
@@ -34,36 +37,23 @@ MAX_INT = 2**31 - 1
 
 
 class RevisionLinks:
-    """Revision numbers of content hashes, with the runtime's rule for a hash loaded twice.
-
-    The runtime takes any revision with the "from" hash (the newest, by the revisions' default
-    order) and the oldest with the "to" hash; the same rule here shows what it would apply.
-    """
+    """The revisions of a page of migration rows, linked by content hash where they name none."""
 
     def __init__(self, records: Iterable[FlowMigrationRecord]) -> None:
-        hashes = set()
-        for record in records:
-            if record.from_revision_id is None and record.from_hash:
-                hashes.add(record.from_hash)
-            if record.to_revision_id is None and record.to_hash:
-                hashes.add(record.to_hash)
-        self.newest: dict[str, int] = {}
-        self.oldest: dict[str, int] = {}
-        if hashes:
-            rows = ConfigRevision.objects.filter(content_hash__in=hashes).values_list("content_hash", "number")
-            for content_hash, number in rows:
-                self.newest[content_hash] = max(number, self.newest.get(content_hash, number))
-                self.oldest[content_hash] = min(number, self.oldest.get(content_hash, number))
+        self.by_version: dict[int, StoredMigration] = {
+            stored.version: stored for stored in link_by_hash([record.stored() for record in records])
+        }
+
+    def _number(self, record: FlowMigrationRecord, side: str) -> int | None:
+        stored = self.by_version.get(record.version)
+        revision: RevisionRef | None = getattr(stored, f"{side}_revision", None)
+        return revision.number if revision is not None else None
 
     def from_number(self, record: FlowMigrationRecord) -> int | None:
-        if record.from_revision is not None:
-            return record.from_revision.number
-        return self.newest.get(record.from_hash) if record.from_hash else None
+        return self._number(record, "from")
 
     def to_number(self, record: FlowMigrationRecord) -> int | None:
-        if record.to_revision is not None:
-            return record.to_revision.number
-        return self.oldest.get(record.to_hash) if record.to_hash else None
+        return self._number(record, "to")
 
 
 def flow_changes(record: FlowMigrationRecord) -> list[dict[str, Any]]:
@@ -72,8 +62,6 @@ def flow_changes(record: FlowMigrationRecord) -> list[dict[str, Any]]:
     Read through the engine's :class:`~selinon_django.engine.migrations.Migration`, so what is
     shown is what the runtime applies, not whatever shape the stored JSON happens to have.
     """
-    from selinon_django.runtime.migrating import policy_for
-
     migration = record.migration()
     return [
         {
@@ -201,10 +189,19 @@ _PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
 
 
 def _revision_q(side: str, number: int) -> Q:
-    hashes = ConfigRevision.objects.filter(number=number).values("content_hash")
-    return Q(**{f"{side}_revision__number": number}) | Q(
-        **{f"{side}_revision__isnull": True, f"{side}_hash__in": hashes}
+    """Rows whose ``side`` revision is ``number``: by key, or by content hash as the runtime links
+    it (a row naming no revision is checked against the linking rule, not any revision's hash)."""
+    unlinked = list(
+        FlowMigrationRecord.objects.filter(**{f"{side}_revision__isnull": True})
+        .exclude(**{f"{side}_hash": ""})
+        .values_list("version", f"{side}_hash")
     )
+    revisions = revisions_by_hash(content_hash for _, content_hash in unlinked)
+    versions = [
+        version for version, content_hash in unlinked
+        if (revision := revisions.newest(content_hash)) is not None and revision.number == number
+    ]
+    return Q(**{f"{side}_revision__number": number}) | Q(version__in=versions)
 
 
 class MigrationFilterBackend(BaseFilterBackend):

@@ -236,7 +236,9 @@ class FlowChangesSerializer(serializers.Serializer[dict[str, Any]]):
     removed = serializers.ListField(child=serializers.CharField())
     changed = serializers.ListField(
         child=serializers.JSONField(),
-        help_text="{name, edges: {added, removed}, failures: {added, removed}, options: {key: {before, after}}}.",
+        help_text="{name, edges: {added, removed, changed}, failures: {added, removed, changed}, "
+                  "options: {key: {before, after}}}. An edge joining the same nodes is one edge: edited, it is "
+                  "listed under changed as {before, after} (fallbacks: the same nodes and fallback).",
     )
 
 

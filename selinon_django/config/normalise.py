@@ -35,7 +35,7 @@ from selinon_django.config.model import (
     thaw,
 )
 
-__all__ = ["canonical_json", "content_hash", "normalise"]
+__all__ = ["canonical_json", "condition_data", "content_hash", "edge_data", "failure_data", "normalise"]
 
 _DEFAULT_SAMPLING = Sampling()
 
@@ -149,7 +149,8 @@ def _global(config: GlobalConfig) -> dict[str, Any]:
     return data
 
 
-def _edge(edge: Edge) -> dict[str, Any]:
+def edge_data(edge: Edge) -> dict[str, Any]:
+    """An edge as the normalised configuration holds it (what a diff compares edges by)."""
     data: dict[str, Any] = {"from": list(edge.from_) or None, "to": list(edge.to)}
     if not _is_always_true(edge.condition):
         data["condition"] = condition_data(edge.condition)
@@ -168,7 +169,8 @@ def _edge(edge: Edge) -> dict[str, Any]:
     return data
 
 
-def _failure(failure: Failure) -> dict[str, Any]:
+def failure_data(failure: Failure) -> dict[str, Any]:
+    """A ``failures:`` entry as the normalised configuration holds it."""
     data: dict[str, Any] = {
         "nodes": sorted(failure.nodes),
         "fallback": True if failure.fallback is True else list(failure.fallback),
@@ -212,9 +214,9 @@ def _flow(flow: Flow) -> dict[str, Any]:
         data["throttling"] = {"seconds": _number(flow.throttling)}
     if flow.cache is not None:
         data["cache"] = _cache(flow.cache)
-    data["edges"] = [_edge(edge) for edge in flow.edges]
+    data["edges"] = [edge_data(edge) for edge in flow.edges]
     if flow.failures:
-        data["failures"] = sorted((_failure(f) for f in flow.failures), key=canonical_json)
+        data["failures"] = sorted((failure_data(f) for f in flow.failures), key=canonical_json)
     return data
 
 

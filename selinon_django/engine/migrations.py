@@ -4,17 +4,19 @@ A running flow's state names edges by their index (``waiting_edges``, ``triggere
 the YAML changes while flows are in flight, those indices may point at other edges, or at none.
 A *migration* says, per changed flow, how old edge indices map to new ones and which changes
 make a running flow behave differently from a fresh one (it is then *tainted*). This module is
-pure: it computes migrations from two configurations, reads and writes Selinon's ``N.json``
-files, and applies a chain of migrations to a state. Where migrations are stored (rows, files)
-and what a tainted flow then does (fail, retry, go on) is the runtime's business.
+pure: it holds migrations, reads and writes Selinon's ``N.json`` files, and applies a chain of
+migrations to a state. Where migrations are stored (rows, files) and what a tainted flow then
+does (fail, retry, go on) is the runtime's business.
 
-Computing (:func:`diff_flows`, :func:`generate_migration`)
----------------------------------------------------------
+Computing (:func:`~selinon_django.engine.migration_plan.diff_flows`,
+:func:`~selinon_django.engine.migration_plan.generate_migration`, in the planning module that
+also owns edge matching, so the diff pages pair edges exactly as migrations do)
+------------------------------------------------------------------------------------------
 
 Only the edges' ``from`` and ``to``, compared as sets, matter: conditions, ``foreach`` and the
 like change what a run does, not where its state points. Fallbacks (``failures``) are evaluated
 from the current configuration when needed and are not subject to migrations. Each old edge is
-matched to the first unmatched new edge with the same sources and destinations. Then:
+paired with the new edge with the same sources and destinations (the k-th with the k-th). Then:
 
 - ``tainted_edges``: old edges with no identical new edge (removed, or destinations changed);
 - ``tainting_nodes``: new edges with no identical old edge and at least one source, with those
@@ -60,8 +62,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
-from selinon_django.config.model import Flow, SystemConfig, freeze, thaw
-from selinon_django.config.normalise import condition_data
+from selinon_django.config.model import freeze, thaw
 from selinon_django.errors import MigrationSkew
 
 __all__ = [
@@ -73,8 +74,6 @@ __all__ = [
     "TaintedFlowStrategy",
     "apply_migrations",
     "check_skew",
-    "diff_flows",
-    "generate_migration",
     "migration_file_name",
     "migration_from_json",
     "migration_to_json",
@@ -225,90 +224,6 @@ class Migration:
         if set(self.flows) != set(other.flows):
             return False
         return all(self.flows[name].same_changes(other.flows[name]) for name in self.flows)
-
-
-def _edge_key(from_: Iterable[str], to: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
-    return frozenset(from_), frozenset(to)
-
-
-def diff_flows(old: Flow, new: Flow) -> FlowMigration | None:
-    """The migration of one flow from ``old`` to ``new`` edges; None when nothing changed."""
-    old_keys = [_edge_key(edge.from_, edge.to) for edge in old.edges]
-    new_keys = [_edge_key(edge.from_, edge.to) for edge in new.edges]
-
-    # Identical edges, matched in order (duplicates pair up first with first).
-    matched_new: dict[int, int] = {}  # new position -> old position
-    old_to_new: dict[int, int] = {}
-    for old_pos, key in enumerate(old_keys):
-        for new_pos, new_key in enumerate(new_keys):
-            if new_pos not in matched_new and new_key == key:
-                matched_new[new_pos] = old_pos
-                old_to_new[old_pos] = new_pos
-                break
-    old_unmatched = [pos for pos in range(len(old_keys)) if pos not in old_to_new]
-    new_unmatched = [pos for pos in range(len(new_keys)) if pos not in matched_new]
-
-    tainted = {
-        old.edges[pos].index: TaintedEdge(
-            from_=tuple(sorted(old_keys[pos][0])),
-            to=tuple(sorted(old_keys[pos][1])),
-            condition=freeze(condition_data(old.edges[pos].condition)),
-        )
-        for pos in old_unmatched
-    }
-    tainting = {new.edges[pos].index: tuple(sorted(new_keys[pos][0])) for pos in new_unmatched if new_keys[pos][0]}
-
-    translation: dict[int, int | None] = {}
-    for old_pos, new_pos in old_to_new.items():
-        if old.edges[old_pos].index != new.edges[new_pos].index:
-            translation[old.edges[old_pos].index] = new.edges[new_pos].index
-    # A changed edge continues as the new edge with the same sources: prefer one no other
-    # changed edge took, so two changed edges with the same sources stay two edges.
-    claimed: set[int] = set()
-    for old_pos in old_unmatched:
-        same_sources = [pos for pos in new_unmatched if new_keys[pos][0] == old_keys[old_pos][0]]
-        unclaimed = [pos for pos in same_sources if pos not in claimed]
-        candidates = unclaimed or same_sources
-        target: int | None = None
-        if candidates:
-            claimed.add(candidates[0])
-            target = new.edges[candidates[0]].index
-        if target != old.edges[old_pos].index:
-            translation[old.edges[old_pos].index] = target
-
-    if not translation and not tainted and not tainting:
-        return None
-    return FlowMigration(
-        translation=MappingProxyType(translation),
-        tainted_edges=MappingProxyType(tainted),
-        tainting_nodes=MappingProxyType(tainting),
-    )
-
-
-def generate_migration(
-    old: SystemConfig,
-    new: SystemConfig,
-    strategy: TaintedFlowStrategy | str = TaintedFlowStrategy.IGNORE,
-    meta: Mapping[str, Any] | None = None,
-) -> Migration | None:
-    """The migration from ``old`` to ``new``, holding only the flows that changed.
-
-    Flows present in only one of the two are left out: a new flow has no running instances, a
-    removed flow's runs cannot continue on a graph that no longer exists. Returns None when
-    nothing needs migrating (the caller reports "nothing to migrate").
-    """
-    flows: dict[str, FlowMigration] = {}
-    for name in sorted(set(old.flows) & set(new.flows)):
-        flow_migration = diff_flows(old.flows[name], new.flows[name])
-        if flow_migration is not None:
-            flows[name] = flow_migration
-    if not flows:
-        return None
-    return Migration(
-        flows=MappingProxyType(flows),
-        tainted_flow_strategy=TaintedFlowStrategy.parse(strategy),
-        meta=freeze(meta) if meta is not None else None,
-    )
 
 
 def migration_to_json(migration: Migration, *, include_meta: bool = True) -> str:

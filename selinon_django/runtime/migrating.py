@@ -15,10 +15,12 @@ step first calls :func:`before_step` with the locked run row, which does one of:
   every migration this worker can read: the step is not taken, the run is looked at again after
   :data:`SKEW_COUNTDOWN` seconds, and nothing counts as a retry of the flow.
 
-A chain is only applied where it connects to the run: the first migration must have been
-computed from a graph identical (edges' ``from``/``to``) to the one the run is on, and each next
-one from where the previous one ended. A run whose graph changed without a migration stays where
-it is and ``MIGRATION_ERROR`` says why, because guessing would point its state at wrong edges.
+A chain is only applied where it connects to the run (planned by
+:func:`~selinon_django.engine.migration_plan.plan_flow`, the plan the admin's revision diff shows):
+the first migration must have been computed from a graph identical (edges' ``from``/``to``) to
+the one the run is on, and each next one from where the previous one ended. A run whose graph
+changed without a migration stays where it is and ``MIGRATION_ERROR`` says why, because guessing
+would point its state at wrong edges.
 When the current revision has the same graph for the flow as where the chain ends (a change of
 conditions or task options only needs no migration), the run moves to the current revision.
 """
@@ -26,28 +28,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
-from selinon_django.engine.migrations import (
-    Migration,
-    MigrationOutcome,
-    TaintedFlowStrategy,
-    apply_migrations,
-    diff_flows,
-)
+from selinon_django.engine.migration_plan import FlowPlan, RevisionRef, StoredMigration, plan_flow
+from selinon_django.engine.migrations import MigrationOutcome, TaintedFlowStrategy, apply_migrations
 from selinon_django.models.definitions import ConfigRevision
-from selinon_django.models.migrations import FlowMigrationRecord
+from selinon_django.models.migrations import FlowMigrationRecord, link_by_hash
 from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus, empty_state
+from selinon_django.runtime.configs import config_for
 from selinon_django.trace.events import Trace
 
 if TYPE_CHECKING:
-    from selinon_django.config.model import Flow, SystemConfig
     from selinon_django.engine.dispatcher import StepResult
 
 logger = logging.getLogger(__name__)
@@ -65,40 +60,12 @@ def policy_for(flow_name: str) -> str:
     return str(policy.get(flow_name, policy.get("*", PIN)))
 
 
-@dataclass(frozen=True)
-class KnownMigration:
-    """A stored migration as this process knows it (rows never change, so it is cached)."""
-
-    version: int
-    migration: Migration
-    from_revision_id: int | None
-    to_revision_id: int | None
-    to_revision_number: int | None
-    from_hash: str = ""
-    to_hash: str = ""
-    created_at: datetime | None = None
-
-    def linked(self) -> KnownMigration:
-        """With its revisions found by content hash when the row was stored before they were loaded."""
-        if self.from_revision_id is not None and self.to_revision_id is not None:
-            return self
-        from_id, to_id, to_number = self.from_revision_id, self.to_revision_id, self.to_revision_number
-        if from_id is None and self.from_hash:
-            from_id = ConfigRevision.objects.filter(content_hash=self.from_hash).values_list("id", flat=True).first()
-        if to_id is None and self.to_hash:
-            found = ConfigRevision.objects.filter(content_hash=self.to_hash).order_by("number")
-            row = found.values("id", "number").first()
-            if row is not None:
-                to_id, to_number = row["id"], row["number"]
-        return replace(self, from_revision_id=from_id, to_revision_id=to_id, to_revision_number=to_number)
-
-
 class _Known:
     """The migrations this process has read, refreshed incrementally (rows are append-only)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.by_version: dict[int, KnownMigration] = {}
+        self.by_version: dict[int, StoredMigration] = {}
 
     @property
     def latest(self) -> int:
@@ -108,24 +75,7 @@ class _Known:
         """Read rows newer than the newest known; returns the newest version known now."""
         with self.lock:
             after = self.latest
-        rows = (
-            FlowMigrationRecord.objects.after(after)
-            .values("version", "content", "from_revision_id", "to_revision_id", "to_revision__number",
-                    "from_hash", "to_hash", "created_at")
-        )
-        fresh = [
-            KnownMigration(
-                version=row["version"],
-                migration=FlowMigrationRecord(content=row["content"]).migration(),
-                from_revision_id=row["from_revision_id"],
-                to_revision_id=row["to_revision_id"],
-                to_revision_number=row["to_revision__number"],
-                from_hash=row["from_hash"],
-                to_hash=row["to_hash"],
-                created_at=row["created_at"],
-            )
-            for row in rows
-        ]
+        fresh = FlowMigrationRecord.objects.after(after).stored()
         with self.lock:
             for known in fresh:
                 self.by_version[known.version] = known
@@ -135,7 +85,7 @@ class _Known:
         with self.lock:
             self.by_version.clear()
 
-    def snapshot(self) -> list[KnownMigration]:
+    def snapshot(self) -> list[StoredMigration]:
         with self.lock:
             return [self.by_version[version] for version in sorted(self.by_version)]
 
@@ -179,137 +129,42 @@ def may_step_unlocked(run: FlowRun) -> bool:
     return run.migration_version <= _known.latest and policy_for(run.flow_name) != MIGRATE
 
 
-@dataclass
-class _Plan:
-    chain: list[KnownMigration]
-    from_version: int
-    target_revision_id: int
-    error: str | None = None
-
-
-def in_past(record: KnownMigration, run_number: int, run_created: datetime) -> bool:
-    """Whether a migration is already part of the revision a run is on.
-
-    A run started on a newer revision than its ``migration_version`` says (runs record the
-    version they start with only since migrations exist) must not be migrated again through the
-    migrations that led to its revision: those ending at or before its revision, or, for a row
-    that names no revision (a Selinon ``N.json`` read from a directory), stored before it.
-    """
-    if record.to_revision_number is not None:
-        return record.to_revision_number <= run_number
-    return record.created_at is not None and record.created_at <= run_created
-
-
-@dataclass
-class ChainWalk:
-    """How far a flow's graph gets through the stored migrations, one version at a time."""
-
-    applied: list[KnownMigration]
-    #: the graph and the revision the walk got to
-    flow: Flow
-    revision_id: int
-    #: why it stopped before the last migration: a kind ("missing", "unlinked", "other_graph",
-    #: "no_flow"), the version expected next, and the migration it stopped at (None if missing)
-    stop: tuple[str, int, KnownMigration | None] | None = None
-
-
-def walk_chain(
-    flow_name: str,
-    flow: Flow,
-    revision_id: int,
-    migrations: Sequence[KnownMigration],
-    base: int,
-    config_of: Callable[[int], SystemConfig],
-    *,
-    until: Callable[[ChainWalk], bool] | None = None,
-) -> ChainWalk:
-    """Follow the migrations after version ``base`` from ``flow`` (on ``revision_id``).
-
-    Each next version must exist, name stored revisions, and have been computed from the graph
-    the walk is on (edges' ``from``/``to`` compared); the walk stops at the first that does not,
-    or when ``until`` says so. The runtime moves a run along it; the admin shows it.
-    """
-    walk = ChainWalk(applied=[], flow=flow, revision_id=revision_id)
-    expected = base + 1
-    for record in (m for m in migrations if m.version > base):
-        if until is not None and until(walk):
-            break
-        if record.version != expected:
-            walk.stop = ("missing", expected, None)
-            break
-        if record.from_revision_id is None or record.to_revision_id is None:
-            walk.stop = ("unlinked", expected, record)
-            break
-        start = config_of(record.from_revision_id).flows.get(flow_name)
-        end = config_of(record.to_revision_id).flows.get(flow_name)
-        if start is None or diff_flows(walk.flow, start) is not None:
-            walk.stop = ("other_graph", expected, record)
-            break
-        if end is None:
-            walk.stop = ("no_flow", expected, record)
-            break
-        walk.applied.append(record)
-        walk.flow, walk.revision_id, expected = end, record.to_revision_id, expected + 1
-    return walk
-
-
-def _plan(run: FlowRun, current_id: int, run_number: int, run_created: datetime) -> _Plan:
-    from selinon_django.runtime.configs import config_for
-
-    known = [record.linked() for record in _known.snapshot() if record.version > run.migration_version]
-    base = max([run.migration_version] + [k.version for k in known if in_past(k, run_number, run_created)])
-    flow: Flow | None = config_for(run.revision_id).flows.get(run.flow_name)
-    plan = _Plan(chain=[], from_version=base, target_revision_id=run.revision_id)
-    if flow is None:
-        return plan
-    walk = walk_chain(run.flow_name, flow, run.revision_id, known, base, config_for)
-    plan.chain, plan.target_revision_id = walk.applied, walk.revision_id
-    if walk.stop is not None:
-        kind, expected, _ = walk.stop
-        plan.error = {
-            "missing": f"migration {expected} is missing",
-            "unlinked": f"migration {expected} is not linked to stored revisions",
-            "other_graph": (
-                f"migration {expected} was computed from another graph of {run.flow_name} than the "
-                "run is on (a revision changed its edges without a migration)"
-            ),
-            "no_flow": f"revision of migration {expected} has no flow {run.flow_name}",
-        }[kind]
-    newest = config_for(current_id).flows.get(run.flow_name)
-    if newest is not None and diff_flows(walk.flow, newest) is None:
-        plan.target_revision_id = current_id
-    return plan
+def _plan(run: FlowRun, current: RevisionRef, start: RevisionRef) -> FlowPlan:
+    """The run's way through the stored migrations, linked by hash now (revisions load later)."""
+    known = link_by_hash([m for m in _known.snapshot() if m.version > run.migration_version])
+    return plan_flow(run.flow_name, start, run.migration_version, known, current, config_for)
 
 
 def _migrate(run: FlowRun) -> StepResult | None:
-    current = ConfigRevision.objects.order_by("-number").values("id", "number").first()
-    if current is None:
+    current = ConfigRevision.objects.order_by("-number").values_list("id", "number", "content_hash", "created_at")
+    newest = current.first()
+    if newest is None:
         return None
+    goal = RevisionRef(*newest)
     _known.refresh()
-    if current["id"] == run.revision_id and run.migration_version >= _known.latest:
+    if goal.id == run.revision_id and run.migration_version >= _known.latest:
         return None
-    run_number, run_created = (
-        ConfigRevision.objects.values_list("number", "created_at").get(pk=run.revision_id)
-    )
-    if run_number >= current["number"]:
+    row = ConfigRevision.objects.values_list("id", "number", "content_hash", "created_at").get(pk=run.revision_id)
+    start = RevisionRef(*row)
+    if start.number >= goal.number:
         return None
-    plan = _plan(run, current["id"], run_number, run_created)
-    if plan.error is not None:
-        _trace(run, Trace.MIGRATION_ERROR, {"what": plan.error, "migration_version": run.migration_version})
-        logger.warning("run %s of %s not migrated: %s", run.pk, run.flow_name, plan.error)
-    if not plan.chain and plan.target_revision_id == run.revision_id:
+    plan = _plan(run, goal, start)
+    if plan.stop is not None:
+        _trace(run, Trace.MIGRATION_ERROR, {"what": plan.problem, "migration_version": run.migration_version})
+        logger.warning("run %s of %s not migrated: %s", run.pk, run.flow_name, plan.problem)
+    if not plan.chain and plan.target.id == run.revision_id:
         return None
     outcome = apply_migrations(
-        run.state or empty_state(), run.flow_name, plan.from_version, [k.migration for k in plan.chain]
+        run.state or empty_state(), run.flow_name, plan.base, [k.migration for k in plan.chain]
     )
     return _record(run, outcome, plan)
 
 
-def _record(run: FlowRun, outcome: MigrationOutcome, plan: _Plan) -> StepResult | None:
+def _record(run: FlowRun, outcome: MigrationOutcome, plan: FlowPlan) -> StepResult | None:
     from_number = run.revision.number
     old_version = run.migration_version
     update: dict[str, Any] = {
-        "revision_id": plan.target_revision_id,
+        "revision_id": plan.target.id,
         "migration_version": max(outcome.version, old_version),
         "state": outcome.new_state,
         "updated_at": timezone.now(),
@@ -397,7 +252,6 @@ def _put_back(run: FlowRun, latest: int) -> StepResult:
     from selinon_django.engine.dispatcher import StepResult
     from selinon_django.engine.state import FlowState
     from selinon_django.runtime import outbox
-    from selinon_django.runtime.configs import config_for
     from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 
     countdown = SKEW_COUNTDOWN
@@ -429,7 +283,6 @@ def _put_back(run: FlowRun, latest: int) -> StepResult:
 def _trace(run: FlowRun, event: int, details: dict[str, Any]) -> None:
     """Trace through the run's revision's tracer, and as a row in the current transaction."""
     from selinon_django.runtime import tracing
-    from selinon_django.runtime.configs import config_for
     from selinon_django.storages.pool import StoragePool
 
     full = {"flow_name": run.flow_name, "dispatcher_id": run.pk, **details}

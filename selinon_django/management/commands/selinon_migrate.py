@@ -21,11 +21,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from selinon_django.config import content_hash
 from selinon_django.config.model import SourceFile, SystemConfig
+from selinon_django.engine.migration_plan import generate_migration
 from selinon_django.engine.migrations import (
     Migration,
     TaintedFlowStrategy,
-    generate_migration,
     migration_file_name,
     migration_from_json,
     migration_to_json,
@@ -39,6 +40,8 @@ from selinon_django.management.options import (
     load_definition_files,
     positive_int,
 )
+from selinon_django.models import ConfigRevision, FlowMigrationRecord
+from selinon_django.models.migrations import revisions_by_hash
 
 #: exit status when the two configurations need no migration (not an error: nothing was written)
 EXIT_NOTHING_TO_MIGRATE = 3
@@ -90,9 +93,6 @@ def store_migration(
     one between the same two configurations as an existing one: applying a migration twice
     would point running flows at wrong edges.
     """
-    from selinon_django.config import content_hash
-    from selinon_django.models import FlowMigrationRecord
-
     from_hash, to_hash = content_hash(old.config), content_hash(new.config)
     files = existing_files(migration_dir) if migration_dir is not None else {}
     with transaction.atomic():
@@ -299,11 +299,12 @@ class Command(BaseCommand):
         return self._file_side(old_config, "files " + ", ".join(map(os.fspath, old_nodes))), new
 
     def _file_side(self, config: SystemConfig, description: str) -> Side:
-        """A configuration read from files, linked to the newest stored revision with its content."""
-        from selinon_django.config import content_hash
-        from selinon_django.models import ConfigRevision
-
-        revision = ConfigRevision.objects.filter(content_hash=content_hash(config)).order_by("-number").first()
+        """A configuration read from files, linked to a stored revision with its content by the
+        rule that links a row stored before its revisions were loaded (the newest such revision,
+        :class:`~selinon_django.engine.migration_plan.RevisionsByHash`)."""
+        digest = content_hash(config)
+        found = revisions_by_hash([digest]).newest(digest)
+        revision = ConfigRevision.objects.get(pk=found.id) if found is not None else None
         if revision is not None:
             description += f" (revision {revision.number})"
         return Side(config, description, revision)

@@ -10,7 +10,8 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 from selinon_django.config import SourceFile, load_config_from_sources
-from selinon_django.engine.migrations import TaintedFlowStrategy, generate_migration
+from selinon_django.engine.migration_plan import generate_migration
+from selinon_django.engine.migrations import TaintedFlowStrategy
 from selinon_django.models import ConfigRevision, FlowMigrationRecord
 from selinon_django.revisions import load_revision
 

@@ -28,8 +28,17 @@ def test_edges_are_compared_as_multisets() -> None:
     old = config(**{"flow-definitions": [{"name": "f", "edges": [EDGE_A, EDGE_B, EDGE_B]}]})
     new = config(**{"flow-definitions": [{"name": "f", "edges": [EDGE_B, EDGE_A]}]})
     (flow,) = revision_diff(old, new)["flows"]["changed"]
-    assert flow["edges"] == {"added": [], "removed": [EDGE_B]}
+    assert flow["edges"] == {"added": [], "removed": [EDGE_B], "changed": []}
     assert flow["options"] == {}
+
+
+def test_an_edited_edge_is_changed_not_removed_and_added() -> None:
+    edited = {**EDGE_B, "condition": {"name": "alwaysFalse"}}
+    moved = {"from": ["A"], "to": ["C"]}
+    old = config(**{"flow-definitions": [{"name": "f", "edges": [EDGE_A, EDGE_B]}]})
+    new = config(**{"flow-definitions": [{"name": "f", "edges": [EDGE_A, edited, moved]}]})
+    (flow,) = revision_diff(old, new)["flows"]["changed"]
+    assert flow["edges"] == {"added": [moved], "removed": [], "changed": [{"before": EDGE_B, "after": edited}]}
 
 
 def test_flow_options_and_global_changes() -> None:

@@ -13,7 +13,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from selinon_django.config import load_config_from_sources
-from selinon_django.engine.migrations import TaintedFlowStrategy, generate_migration
+from selinon_django.engine.migration_plan import generate_migration
+from selinon_django.engine.migrations import TaintedFlowStrategy
 from selinon_django.models import ConfigRevision, FlowMigrationRecord
 from selinon_django.revisions import load_revision
 from tests.unit.api.conftest import FLOWS_YAML, sources
@@ -165,6 +166,17 @@ def test_list_filters(query: str, versions: list[int], migrations: list[FlowMigr
     response = reader.get(f"/api/migrations/?{query}")
     assert response.status_code == 200
     assert [item["version"] for item in response.json()["results"]] == versions
+
+
+def test_filters_follow_the_link_the_list_shows_for_a_configuration_loaded_twice(
+    migrations: list[FlowMigrationRecord], reader: APIClient
+) -> None:
+    again = _load(FLOWS_2)  # revision 4 holds revision 2's content: migration 2 now comes from it
+    assert again.number == 4
+    [newest, _] = reader.get("/api/migrations/").json()["results"]
+    assert (newest["version"], newest["from_revision"], newest["to_revision"]) == (2, 4, 3)
+    for query, versions in [("from_revision=4", [2]), ("from_revision=2", []), ("to_revision=3", [2])]:
+        assert [item["version"] for item in reader.get(f"/api/migrations/?{query}").json()["results"]] == versions
 
 
 @pytest.mark.parametrize("query", ["from_revision=abc", "to_revision=0", "from_revision=99999999999",

@@ -62,8 +62,8 @@ def test_diff_between_two_revisions(api: APIClient, revision: ConfigRevision) ->
     changes = {c["name"]: c for c in body["flows"]["changed"]}
     assert set(changes) == {"main", "other"}
     assert changes["other"]["edges"] == {"added": [{"from": None, "to": ["Report"]}],
-                                         "removed": [{"from": None, "to": ["Lonely"]}]}
-    assert changes["main"]["edges"] == {"added": [], "removed": []}
+                                         "removed": [{"from": None, "to": ["Lonely"]}], "changed": []}
+    assert changes["main"]["edges"] == {"added": [], "removed": [], "changed": []}
     assert changes["main"]["failures"]["removed"] == [{"nodes": ["Fetch"], "fallback": ["Report"]}]
     assert body["global"] is None
     # the other way round, by explicit base

@@ -9,14 +9,13 @@ from typing import Any
 import pytest
 
 from selinon_django.config.model import Edge, Failure, Flow, Predicate, SystemConfig, Task
+from selinon_django.engine.migration_plan import diff_flows, generate_migration
 from selinon_django.engine.migrations import (
     FlowMigration,
     Migration,
     TaintedFlowStrategy,
     apply_migrations,
     check_skew,
-    diff_flows,
-    generate_migration,
     migration_file_name,
     migration_from_json,
     migration_to_json,

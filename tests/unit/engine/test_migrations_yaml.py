@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from selinon_django.config import SourceFile, load_config_from_sources
 from selinon_django.config.model import SystemConfig
+from selinon_django.engine.migration_plan import generate_migration
 from selinon_django.engine.migrations import (
     TaintedFlowStrategy,
     apply_migrations,
-    generate_migration,
     migration_from_json,
     migration_to_json,
 )

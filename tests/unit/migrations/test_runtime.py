@@ -9,7 +9,8 @@ from django.db import transaction
 from django.test import override_settings
 
 from selinon_django.engine.actions import FailFlow, Reschedule
-from selinon_django.engine.migrations import TaintedFlowStrategy, generate_migration
+from selinon_django.engine.migration_plan import generate_migration
+from selinon_django.engine.migrations import TaintedFlowStrategy
 from selinon_django.management.commands.selinon_migrate import Side, store_migration
 from selinon_django.models import ConfigRevision, FlowRun, FlowRunStatus, OutboxMessage, TraceEventRecord
 from selinon_django.revisions import load_revision
