@@ -19,6 +19,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from selinon_django import run_actions
 from selinon_django.admin.filters import FlowNameFilter, RevisionFilter, RunKindFilter, StartedBetweenFilter
 from selinon_django.admin.forms import StartFlowForm
 from selinon_django.admin.graphs import run_svg
@@ -28,7 +29,8 @@ from selinon_django.admin.runlist import RunChangeList, with_sortable_node_count
 from selinon_django.admin.runview import RunSnapshot, pretty_json, run_url, snapshot
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.graph import STATE_COLOURS
-from selinon_django.models import FLOW_FINISHED_STATUSES, ConfigRevision, FlowRun, FlowRunStatus
+from selinon_django.models import FLOW_FINISHED_STATUSES, ConfigRevision, FlowRun, FlowRunStatus, RunAction
+from selinon_django.run_actions import Actor
 
 START_PERMISSION = "selinon_django.add_flowrun"
 STEER_PERMISSION = "selinon_django.change_flowrun"
@@ -279,15 +281,13 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
         return run
 
     def cancel_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        from selinon_django.runtime.api import cancel_flow
-
         run = self._steer(request, object_id)
         if request.method != "POST":
             return self._confirm(
                 request, run, "Cancel", "The run and its sub-flows are revoked; running tasks are terminated."
             )
         try:
-            revoked = cancel_flow(run.pk)
+            revoked = run_actions.cancel(admin_actor(request), run.pk)
         except SelinonDjangoError as error:
             messages.error(request, str(error))
         else:
@@ -295,15 +295,13 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
         return HttpResponseRedirect(run_url(run.pk))
 
     def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        from selinon_django.runtime.api import retry_flow
-
         run = self._steer(request, object_id)
         if request.method != "POST":
             return self._confirm(
                 request, run, "Retry", "The failed nodes run again; what succeeded is kept. The same run goes on."
             )
         try:
-            retry_flow(run.pk)
+            run_actions.retry(admin_actor(request), run.pk)
         except SelinonDjangoError as error:
             messages.error(request, str(error))
         else:
@@ -319,16 +317,8 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
                 "Run again",
                 "A new run of the same flow with the same node_args starts on the current revision.",
             )
-        selective = run.selective or {}
         try:
-            new_id = start_run(
-                run.flow_name,
-                run.node_args,
-                list(selective.get("task_names") or []),
-                follow_subflows=bool(selective.get("follow_subflows")),
-                run_subsequent=bool(selective.get("run_subsequent")),
-                user=request.user,
-            )
+            new_id = run_actions.run_again(admin_actor(request), run)
         except SelinonDjangoError as error:
             messages.error(request, str(error))
             return HttpResponseRedirect(run_url(run.pk))
@@ -380,9 +370,12 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
 def start_run(
     flow_name: str, node_args: Any, task_names: list[str], *, follow_subflows: bool, run_subsequent: bool, user: Any
 ) -> str:
-    """A plain or selective run on the current revision (the runtime API decides the rest)."""
-    from selinon_django.runtime.api import run_flow, run_flow_selective
+    """A plain or selective run on the current revision (the runtime API decides the rest),
+    recorded as started by ``user`` through the admin."""
+    return run_actions.start(Actor(via=RunAction.Via.ADMIN, user=user), flow_name, node_args, task_names,
+                             follow_subflows=follow_subflows, run_subsequent=run_subsequent)
 
-    if task_names:
-        return run_flow_selective(flow_name, task_names, node_args, follow_subflows, run_subsequent, created_by=user)
-    return run_flow(flow_name, node_args, created_by=user)
+
+def admin_actor(request: HttpRequest) -> Actor:
+    """The person acting through the admin (for the run's audit rows)."""
+    return Actor(via=RunAction.Via.ADMIN, user=request.user)

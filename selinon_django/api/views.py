@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -24,6 +23,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from selinon_django import run_actions
 from selinon_django.api.authentication import AUTHENTICATION
 from selinon_django.api.diff import revision_diff
 from selinon_django.api.filters import RunFilterBackend
@@ -62,8 +62,10 @@ from selinon_django.conf import selinon_settings
 from selinon_django.config import ConfigurationError, SourceFile
 from selinon_django.errors import ConfigIssue, SelectiveNoPathError, UnknownFlowError
 from selinon_django.graph import GraphRenderError, UnknownFlowGraphError, render_flow_graph
-from selinon_django.models import ConfigRevision, FlowDefinition, FlowRun, NodeRun, TraceEventRecord
+from selinon_django.models import ConfigRevision, FlowDefinition, FlowRun, NodeRun, RunAction, TraceEventRecord
 from selinon_django.revisions import load_upload
+from selinon_django.run_actions import Actor
+from selinon_django.runtime.api import RunStateError
 
 GRAPH_FORMAT_PARAMETER = OpenApiParameter(
     "format", OpenApiTypes.STR, OpenApiParameter.QUERY, enum=list(GRAPH_FORMATS),
@@ -92,6 +94,11 @@ class Conflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The run cannot do that in its current status."
     default_code = "conflict"
+
+
+def api_actor(request: Request) -> Actor:
+    """The client acting through the REST API (for the run's audit rows)."""
+    return Actor(via=RunAction.Via.API, user=request.user)
 
 
 def refuse_nul_characters(query: Mapping[str, Any], url_kwargs: Mapping[str, Any]) -> None:
@@ -385,23 +392,16 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
         responses={201: RunCreatedSerializer, 400: OpenApiResponse(description="Field errors; nothing was created.")},
     )
     def create(self, request: Request) -> Response:
-        from selinon_django.runtime.api import run_flow, run_flow_selective
-
         revision = ConfigRevision.objects.current()
         config = revision.system_config() if revision is not None else None
         start = RunCreateSerializer(data=request.data, context={"config": config, "request": request})
         start.is_valid(raise_exception=True)
         data = start.validated_data
         try:
-            with transaction.atomic():
-                if data.get("task_names"):
-                    run_id = run_flow_selective(
-                        data["flow_name"], data["task_names"], data["node_args"],
-                        follow_subflows=data["follow_subflows"], run_subsequent=data["run_subsequent"],
-                        created_by=request.user,
-                    )
-                else:
-                    run_id = run_flow(data["flow_name"], data["node_args"], created_by=request.user)
+            run_id = run_actions.start(
+                api_actor(request), data["flow_name"], data["node_args"], data.get("task_names") or (),
+                follow_subflows=data["follow_subflows"], run_subsequent=data["run_subsequent"],
+            )
         except UnknownFlowError as error:
             raise ValidationError({"flow_name": [str(error)]}) from None
         except SelectiveNoPathError as error:
@@ -426,11 +426,9 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
                    responses={200: RunActionSerializer, 409: OpenApiResponse(description="The run already finished.")})
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
-        from selinon_django.runtime.api import RunStateError, cancel_flow
-
         run = self.get_object()
         try:
-            revoked = cancel_flow(run.pk)
+            revoked = run_actions.cancel(api_actor(request), run.pk)
         except RunStateError as error:
             raise Conflict(str(error)) from None
         run.refresh_from_db(fields=["status"])
@@ -441,11 +439,9 @@ class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
                               409: OpenApiResponse(description="The run is not a failed top-level run.")})
     @action(detail=True, methods=["post"])
     def retry(self, request: Request, pk: str) -> Response:
-        from selinon_django.runtime.api import RunStateError, retry_flow
-
         run = self.get_object()
         try:
-            retry_flow(run.pk)
+            run_actions.retry(api_actor(request), run.pk)
         except RunStateError as error:
             raise Conflict(str(error)) from None
         run.refresh_from_db(fields=["status"])
