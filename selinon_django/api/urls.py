@@ -4,6 +4,7 @@ from __future__ import annotations
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import APIRootView, DefaultRouter
 
+from selinon_django.api.logs import NodeRunLogViewSet
 from selinon_django.api.migrations import MigrationViewSet
 from selinon_django.api.views import AUTHENTICATION, FlowViewSet, NodeRunViewSet, RevisionViewSet, RunViewSet
 from selinon_django.triggers.api import TriggerSessionViewSet, TriggerTaskInstanceViewSet
@@ -25,6 +26,7 @@ router.register("flows", FlowViewSet, basename="selinon-flow")
 router.register("revisions", RevisionViewSet, basename="selinon-revision")
 router.register("runs", RunViewSet, basename="selinon-run")
 router.register("node-runs", NodeRunViewSet, basename="selinon-node-run")
+router.register(r"node-runs/(?P<node_run_id>[^/]+)/logs", NodeRunLogViewSet, basename="selinon-node-run-logs")
 router.register("migrations", MigrationViewSet, basename="selinon-migration")
 router.register("trigger-sessions", TriggerSessionViewSet, basename="selinon-trigger-session")
 router.register("trigger-task-instances", TriggerTaskInstanceViewSet, basename="selinon-trigger-task-instance")
