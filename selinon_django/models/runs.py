@@ -8,7 +8,6 @@ instance; its status follows Celery's task events so the admin reads like Flower
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -53,10 +52,6 @@ class FlowRunQuerySet(models.QuerySet["FlowRun"]):
     def roots(self) -> FlowRunQuerySet:
         """Runs started by a user (not sub-flows of another run)."""
         return self.filter(parent_run__isnull=True)
-
-    def due(self, now: datetime | None = None) -> FlowRunQuerySet:
-        """Unfinished runs whose safety-net wake-up time has passed (served by the partial index)."""
-        return self.unfinished().filter(next_wakeup_at__lte=now or timezone.now())
 
     def locked(self, *, skip_locked: bool = False, nowait: bool = False) -> FlowRunQuerySet:
         """``select_for_update`` limited to this table (joins must not lock revisions)."""
