@@ -5,7 +5,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from selinon_django import run_actions
 from selinon_django.management.options import stored_text
+from selinon_django.run_actions import Actor
+from selinon_django.runtime.api import RunStateError
 
 
 class Command(BaseCommand):
@@ -15,10 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("run_id", type=stored_text)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from selinon_django.runtime.api import RunStateError, cancel_flow
-
         try:
-            revoked = cancel_flow(options["run_id"])
+            revoked = run_actions.cancel(Actor.command(), options["run_id"])
         except RunStateError as error:
             raise CommandError(str(error)) from error
         self.stdout.write(f"cancelled {options['run_id']} ({revoked} node run(s) revoked)")

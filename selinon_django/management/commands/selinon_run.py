@@ -14,8 +14,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from selinon_django import run_actions
 from selinon_django.errors import SelectiveNoPathError, UnknownFlowError
 from selinon_django.management.options import BAD_INPUT, bounded_number, json_argument, stored_text
+from selinon_django.run_actions import Actor
 
 #: the longest --wait (a year): a finite deadline, whatever was typed
 MAX_TIMEOUT = 365 * 24 * 3600.0
@@ -45,21 +47,17 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from selinon_django.models import FlowRun
-        from selinon_django.runtime.api import run_flow, run_flow_selective
         from selinon_django.runtime.report import format_tree, run_report
 
         node_args = self._node_args(options)
         flow_name = options["flow_name"]
         try:
-            if options["selective_task_names"]:
-                names = [n.strip() for n in options["selective_task_names"].split(",") if n.strip()]
-                run_id = run_flow_selective(
-                    flow_name, names, node_args,
-                    follow_subflows=options["selective_follow_subflows"],
-                    run_subsequent=options["selective_run_subsequent"],
-                )
-            else:
-                run_id = run_flow(flow_name, node_args)
+            names = [n.strip() for n in (options["selective_task_names"] or "").split(",") if n.strip()]
+            run_id = run_actions.start(
+                Actor.command(), flow_name, node_args, names,
+                follow_subflows=options["selective_follow_subflows"],
+                run_subsequent=options["selective_run_subsequent"],
+            )
         except (UnknownFlowError, SelectiveNoPathError) as error:
             raise CommandError(str(error), returncode=BAD_INPUT) from None
         self.stdout.write(f"started {flow_name}: {run_id}")

@@ -149,16 +149,17 @@ def test_retry_and_run_again_call_the_runtime(
 ) -> None:
     retried: list[str] = []
     started: list[tuple[str, Any]] = []
+    new_run = make_run(revision, status="running")  # what the stand-in for run_flow "starts"
     monkeypatch.setattr("selinon_django.runtime.api.retry_flow", lambda run_id: record(retried, run_id, run_id))
     monkeypatch.setattr(
         "selinon_django.runtime.api.run_flow",
-        lambda name, args, created_by=None: record(started, (name, args), "new-run-id"),
+        lambda name, args, created_by=None: record(started, (name, args), new_run.pk),
     )
     run = make_run(revision, status="failed", node_args={"name": "x"})
     client = make_client("operator", "view_flowrun", "change_flowrun")
     assert client.post(f"{RUNS}{run.pk}/retry/").status_code == 302 and retried == [run.pk]
     response = client.post(f"{RUNS}{run.pk}/rerun/")
-    assert response["Location"].endswith("/new-run-id/change/")
+    assert response["Location"].endswith(f"/{new_run.pk}/change/")
     assert started == [("demo_main", {"name": "x"})]
 
 
@@ -166,14 +167,16 @@ def test_start_form_validates_and_asks_for_confirmation(
     revision: ConfigRevision, make_client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started: list[tuple[Any, ...]] = []
+    # the runs the stand-ins "start" (the start is recorded against them)
+    r1, r2 = make_run(revision, status="running"), make_run(revision, status="running")
     monkeypatch.setattr(
         "selinon_django.runtime.api.run_flow",
-        lambda name, args, created_by=None: record(started, (name, args, created_by.username), "r1"),
+        lambda name, args, created_by=None: record(started, (name, args, created_by.username), r1.pk),
     )
     monkeypatch.setattr(
         "selinon_django.runtime.api.run_flow_selective",
         lambda name, tasks, args, follow, subsequent, created_by=None: record(
-            started, (name, tuple(tasks), follow), "r2"
+            started, (name, tuple(tasks), follow), r2.pk
         ),
     )
     assert make_client("viewer", "view_flowrun").get(f"{RUNS}start/").status_code == 403
@@ -192,7 +195,7 @@ def test_start_form_validates_and_asks_for_confirmation(
     done = client.post(
         f"{RUNS}start/", {"flow_name": "demo_main", "node_args": '{"name": "django"}', "confirmed": "True"}
     )
-    assert done.status_code == 302 and done["Location"].endswith("/r1/change/")
+    assert done.status_code == 302 and done["Location"].endswith(f"/{r1.pk}/change/")
     assert started == [("demo_main", {"name": "django"}, "starter")]
 
     client.post(
