@@ -47,7 +47,7 @@ class RunAttempt(models.Model):
         indexes = [models.Index(fields=("run", "retried_at"), name="selinon_attempt_run")]
 
     @classmethod
-    def ended(cls, run: FlowRun, cause: str, at: datetime, *, error: str | None = None,
+    def ended(cls, run: FlowRun, cause: str, at: datetime, *, status: str | None = None, error: str | None = None,
               failed_nodes: Any = None) -> RunAttempt:
         """The try ``run`` is on as it ended, its next one beginning ``at`` (not saved: a dispatcher
         step writes it in its batch, ``retry_flow`` saves it). ``failed_nodes`` ({name: [ids]}) go
@@ -55,7 +55,7 @@ class RunAttempt(models.Model):
         text = run.error if error is None else error
         if failed_nodes:
             text = f"{text}: {sorted(failed_nodes)}" if text else f"failed nodes {sorted(failed_nodes)}"
-        return cls(run_id=run.pk, status=run.status, error=text, finished_at=run.finished_at or at,
+        return cls(run_id=run.pk, status=status or run.status, error=text, finished_at=run.finished_at or at,
                    retried_at=at, cause=cause)
 
     def __str__(self) -> str:
