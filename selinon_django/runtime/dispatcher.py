@@ -25,6 +25,7 @@ from selinon_django.conf import selinon_settings
 from selinon_django.engine.actions import FailFlow, FinishFlow, Reschedule, RetryFlow, ReuseTask, StartFlow, StartTask
 from selinon_django.engine.dispatcher import StepResult, step
 from selinon_django.engine.state import FlowState
+from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
 from selinon_django.runtime import migrating, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
@@ -265,6 +266,11 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
             status=FlowRunStatus.RETRYING, state=empty_state(), retried_count=outcome.retried_count,
             next_wakeup_at=PENDING if by_message else when, error=f"attempt failed ({outcome.reason})",
         )
+        # the failed try, kept as history (its node runs stay; the next try's are created after ``now``)
+        batch.insert(RunAttempt, [RunAttempt.ended(
+            run, RunAttempt.Cause.FLOW_RETRY, now, status=FlowRunStatus.FAILED,
+            error=f"attempt failed ({outcome.reason})",
+            failed_nodes=(outcome.state or {}).get("failed_nodes"))])
         if by_message:
             outbox.enqueue(
                 DISPATCHER_TASK,

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
 from selinon_django.runtime import outbox
 from selinon_django.runtime.configs import config_for
@@ -89,6 +90,7 @@ def _restart(run: FlowRun) -> int:
     if not restarted:
         return 0
     NodeRun.objects.bulk_create(new_rows)
+    RunAttempt.ended(run, RunAttempt.Cause.RETRY, now).save()  # the failed try, kept as history
     state["active_nodes"] = active
     state["failed_nodes"] = {}
     FlowRun.objects.filter(pk=run.pk).update(
