@@ -2,8 +2,12 @@
 
 Both acknowledge late and are requeued when their worker process is lost: the database, not
 the broker, decides whether a delivery is new work or a duplicate. A database error (the
-connection dropped, the server restarting) rejects the message back to the queue after a short
-pause instead of acknowledging it: the work is done by a later delivery, never lost.
+connection dropped, the server restarting) hands the message back after a short pause instead
+of acknowledging it: the work is done by a later delivery, never lost. A dispatcher message is
+rejected back to its queue. A task message is published again as a copy marked *interrupted*
+(:func:`_hand_back`): the attempt it may have started ended here, in a live process, so its next
+delivery runs the node again without counting a lost worker (``LOST_TASK_RETRIES`` is for
+processes that die, not for a database that restarts).
 
 Import this module in the worker (``app.autodiscover_tasks(["selinon_django.runtime"],
 related_name="celery_tasks")`` or ``-I selinon_django.runtime.celery_tasks``).
@@ -12,13 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from celery import shared_task
 from celery.exceptions import Reject
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 
-from selinon_django.runtime import dispatcher, envelope, outbox, tracing
+from selinon_django.runtime import dispatcher, envelope, messages, outbox, tracing
+from selinon_django.runtime.configs import cached_config
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK
 
 logger = logging.getLogger(__name__)
@@ -88,9 +94,42 @@ def node_task(self: Any, **kwargs: Any) -> str:
             queue=(request.delivery_info or {}).get("routing_key"), time_limited=time_limited,
         )
     except (OperationalError, InterfaceError) as exc:
-        _requeue_after_database_error(exc)
-        raise  # unreachable
+        return _hand_back(request, kwargs, exc)
     return result.action
+
+
+def _hand_back(request: Any, kwargs: dict[str, Any], exc: BaseException) -> str:
+    """After a database error: publish this message again marked interrupted, then acknowledge
+    this delivery; if the broker refuses too, reject it back to the queue as it is.
+
+    The copy's options are its task's (:func:`~selinon_django.runtime.messages.task_options`,
+    from the configuration this process has cached - the database is out of reach: no rate-limit
+    slot), else the ones this delivery came with.
+    """
+    logger.warning("database error (%s); the message is handed back", exc)
+    outbox.discard()
+    tracing.discard()
+    try:
+        connection.close()
+    except Exception:
+        logger.debug("closing the broken connection failed", exc_info=True)
+    time.sleep(DATABASE_ERROR_PAUSE)
+    message = replace(messages.TaskMessage.from_kwargs(request.id, kwargs), interrupted=True)
+    config = cached_config(message.revision_id)
+    if config is not None and message.task_name in config.tasks:
+        options = message.options(config, rate_limited=False)
+    else:
+        hard, soft = [*(request.timelimit or ()), None, None][:2]  # (Celery's order)
+        options = messages.CeleryOptions(
+            task_id=request.id, queue=(request.delivery_info or {}).get("routing_key"), time_limit=hard,
+            soft_time_limit=soft, priority=(request.delivery_info or {}).get("priority"),
+        )
+    try:
+        outbox.publish([outbox.Message(messages.NODE_TASK, message.kwargs(), options.as_dict())])
+    except Exception as publish_error:
+        logger.warning("handing the message back failed (%s): rejected to its queue", publish_error)
+        raise Reject(str(exc), requeue=True) from exc
+    return "interrupted"
 
 
 def _connect_worker_signals() -> None:

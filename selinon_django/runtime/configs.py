@@ -32,6 +32,13 @@ def config_for(revision_id: int) -> SystemConfig:
     return config
 
 
+def cached_config(revision_id: int) -> SystemConfig | None:
+    """The configuration of ``revision_id`` if this process has it already (None: it would take
+    a query - for a caller that cannot reach the database)."""
+    with _lock:
+        return _cache.get(revision_id)
+
+
 def current_config() -> SystemConfig:
     """The configuration of the current (newest) revision: what code outside a task sees when it
     calls Selinon's class-level ``StoragePool`` methods (one query for the revision's id)."""

@@ -16,6 +16,7 @@ The caller commits; the outbox publishes after the commit.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
@@ -27,18 +28,16 @@ from selinon_django.engine.dispatcher import StepResult, step
 from selinon_django.engine.state import FlowState
 from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
-from selinon_django.runtime import migrating, outbox, tracing, writes
+from selinon_django.runtime import messages, migrating, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.continuations import (
-    BATCH_KEY,
     Continuation,
     batch_item,
     may_share_a_message,
     tasks_per_message,
 )
-from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK, dispatcher_kwargs, task_kwargs
+from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.ports import DatabasePorts, NeedsLock
-from selinon_django.runtime.rate_limits import rate_limited_countdown as rated_countdown
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING, schedule
 from selinon_django.storages.pool import StoragePool
@@ -167,43 +166,38 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
     now = timezone.now()
     node_rows: list[NodeRun] = []
     child_runs: list[FlowRun] = []
-    # task messages: (kwargs, options); the shareable ones may go several to a message
-    shareable: list[tuple[dict[str, Any], dict[str, Any]]] = []
-    alone: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    # task messages and their options; the shareable ones may go several to a message
+    shareable: list[tuple[messages.TaskMessage, messages.CeleryOptions]] = []
+    alone: list[tuple[messages.TaskMessage, messages.CeleryOptions]] = []
     root_id = run.root_run_id or run.pk
     for start in result.starts:
         if isinstance(start, ReuseTask):
             continue  # an earlier task's row already holds that result
-        task_options: dict[str, Any] = {}
         if isinstance(start, StartTask):
             task = config.tasks[start.name]
+            parent = _plain(start.parent)
             node = NodeRun(
                 id=start.id, flow_run_id=run.pk, name=start.name, kind=NodeRun.Kind.TASK,
-                status=NodeRunStatus.SENT, parent=_plain(start.parent), node_args=start.node_args,
+                status=NodeRunStatus.SENT, parent=parent, node_args=start.node_args,
                 is_fallback=start.fallback, is_nowait=start.nowait, countdown=start.countdown,
                 created_at=now, sent_at=now,
             )
             node_rows.append(node)
-            task_options = {
-                "task_id": start.id,
-                "queue": config.task_queue(start.name),
-                "countdown": rated_countdown(start.name, task.rate_limit, start.countdown),
-                "time_limit": task.time_limit,
-                "soft_time_limit": task.soft_time_limit,
-                "priority": task.priority,
-            }
-            kwargs = task_kwargs(
-                flow_name=run.flow_name, task_name=start.name, parent=_plain(start.parent),
+            message = messages.TaskMessage(
+                node_id=start.id, flow_name=run.flow_name, task_name=start.name, parent=parent,
                 node_args=start.node_args, dispatcher_id=run.pk, revision_id=run.revision_id,
             )
+            options = message.options(config, countdown=start.countdown)
+            node.countdown = options.countdown  # (its rate-limit delay included: the sweeper waits for it)
+            task_options = options.as_dict()
             if continuation is not None and continuation.accepts(task, task_options):
                 # run by the caller right after this step's statement, which writes it started
                 node.status, node.attempts, node.worker = NodeRunStatus.STARTED, 1, continuation.hostname[:255]
                 node.received_at = node.started_at = now
                 node.carried_by = continuation.carrier
-                continuation.take(start.id, kwargs)
+                continuation.take(start.id, message.kwargs())
                 continue
-            (shareable if may_share_a_message(task, task_options) else alone).append((kwargs, task_options))
+            (shareable if may_share_a_message(task, task_options) else alone).append((message, options))
         elif isinstance(start, StartFlow):
             node_rows.append(
                 NodeRun(
@@ -304,24 +298,25 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
         finish_run_side_effects(run)
 
 
-def _enqueue_tasks(alone: list[tuple[dict[str, Any], dict[str, Any]]],
-                   shareable: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
+def _enqueue_tasks(alone: list[tuple[messages.TaskMessage, messages.CeleryOptions]],
+                   shareable: list[tuple[messages.TaskMessage, messages.CeleryOptions]]) -> None:
     """The messages of the tasks a step started (recorded: their node-run rows say ``sent``);
     shareable tasks on one queue go several to a message when there are many of them (see
-    :mod:`~selinon_django.runtime.continuations`)."""
-    for kwargs, options in alone:
-        outbox.enqueue(NODE_TASK, kwargs, recorded=True, **options)
-    by_queue: dict[Any, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
-    for message in shareable:
-        by_queue.setdefault(message[1].get("queue"), []).append(message)
-    for messages in by_queue.values():
-        size = tasks_per_message(len(messages))
-        for start in range(0, len(messages), size):
-            (kwargs, options), *carried = messages[start:start + size]
+    :mod:`~selinon_django.runtime.continuations`): the message is its first node's, with that
+    node's options (shareable tasks have no per-message options but the queue)."""
+    for message, options in alone:
+        message.enqueue(options, recorded=True)
+    by_queue: dict[Any, list[tuple[messages.TaskMessage, messages.CeleryOptions]]] = {}
+    for item in shareable:
+        by_queue.setdefault(item[1].queue, []).append(item)
+    for started in by_queue.values():
+        size = tasks_per_message(len(started))
+        for start in range(0, len(started), size):
+            (message, options), *carried = started[start:start + size]
             if carried:
-                kwargs = {**kwargs, BATCH_KEY: [batch_item(c_options["task_id"], c_kwargs)
-                                                for c_kwargs, c_options in carried]}
-            outbox.enqueue(NODE_TASK, kwargs, recorded=True, **options)
+                message = replace(message, batch=tuple(
+                    batch_item(c_message.node_id, c_message.kwargs()) for c_message, _ in carried))
+            message.enqueue(options, recorded=True)
 
 
 def finish_run_side_effects(run: FlowRun) -> None:

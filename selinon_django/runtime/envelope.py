@@ -26,13 +26,12 @@ publishes), so every step is safe to repeat:
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection, transaction
@@ -41,11 +40,10 @@ from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
-from selinon_django.runtime import continuations, outbox, tracing, writes
+from selinon_django.runtime import advisory, continuations, messages, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.dispatcher import step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
-from selinon_django.runtime.messages import NODE_TASK, task_kwargs
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
 from selinon_django.storages.pool import StoragePool
@@ -79,8 +77,7 @@ class EnvelopeResult:
 
 
 def _lock_key(node_id: str) -> int:
-    digest = hashlib.blake2b(node_id.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return advisory.key(node_id)
 
 
 @contextmanager
@@ -118,7 +115,7 @@ def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "", 
     if time_limited and carried:
         # Celery's limit is the message's: the nodes it lists get messages of their own
         for item_id, item_kwargs in carried:
-            _resend(item_id, item_kwargs, countdown=None)
+            _resend(item_id, item_kwargs, countdown=None, rate_limited=True)
         carried = []
     result = _serve(node_id, own, hostname, queue, time_limited, walked=[item_id for item_id, _ in carried])
     for item_id, item_kwargs in carried:
@@ -136,7 +133,7 @@ def _serve(node_id: str, kwargs: dict[str, Any], hostname: str, queue: str | Non
         return _handle_on_postgresql(node_id, kwargs, hostname, offer, carrier=carrier, walked=walked)
     with node_lock(node_id) as acquired:
         if not acquired:
-            _resend(node_id, kwargs, countdown=BUSY_RECHECK)
+            _resend(node_id, kwargs, countdown=BUSY_RECHECK, rate_limited=False)
             return EnvelopeResult("busy")
         return _claim_and_run(node_id, kwargs, hostname, carrier=carrier)
 
@@ -251,7 +248,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
         if not got:
             if status in NODE_FINISHED_STATUSES:
                 return EnvelopeResult("duplicate", status)
-            _resend(node_id, kwargs, countdown=BUSY_RECHECK)
+            _resend(node_id, kwargs, countdown=BUSY_RECHECK, rate_limited=False)
             return EnvelopeResult("busy")
         if status is None:
             return EnvelopeResult("unknown")
@@ -259,7 +256,7 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
             # a duplicate, or this message delivered again after its process died while it
             # ran nodes it carries: those get messages of their own (the ones it lists are served next)
             if carrier is None:
-                _resume_carried(node_id, run_id, walked or [])
+                _resume_carried(node_id, run_id, walked or [], interrupted=bool(kwargs.get(messages.INTERRUPTED_KEY)))
             return EnvelopeResult("duplicate", status)
         if started:
             snapshot, big = _snapshot(run_fields, run_values)
@@ -284,28 +281,27 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
                 _unlock(held, node_id)
 
 
-def _resume_carried(node_id: str, run_id: str, walked: list[str]) -> None:
+def _resume_carried(node_id: str, run_id: str, walked: list[str], *, interrupted: bool = False) -> None:
     """Publish a message for each node this message carried whose process died while it ran:
     ``started``, and its advisory lock free (a live process holds it). Nodes the message lists
     (``walked``) are left to its walk.
 
     Its next delivery finds it started by an attempt that never ended and takes the
-    lost-worker path (:func:`_claim_and_run`). Runs only for deliveries of finished nodes.
+    lost-worker path (:func:`_claim_and_run`) - unless this message came back after a database
+    error (``interrupted``): then the process did not die, and the node runs again uncounted.
+    Runs only for deliveries of finished nodes.
     """
     carried = NodeRun.objects.filter(flow_run_id=run_id, carried_by=node_id, status=NodeRunStatus.STARTED).exclude(
         pk__in=walked).values(
-        "id", "name", "parent", "node_args", "attempts", "flow_run__flow_name", "flow_run__revision_id",
+        "id", "name", "parent", "node_args", "attempts", "flow_run_id", "flow_run__flow_name", "flow_run__revision_id",
     )
     for row in carried:
         with node_lock(row["id"]) as free:
             if not free:
                 continue  # still running in a live process
         logger.warning("node %s was running inline under %s when its process died: sent again", row["id"], node_id)
-        kwargs = task_kwargs(
-            flow_name=row["flow_run__flow_name"], task_name=row["name"], parent=row["parent"],
-            node_args=row["node_args"], dispatcher_id=run_id, revision_id=row["flow_run__revision_id"],
-        )
-        _resend(row["id"], dict(kwargs, attempt=row["attempts"] - 1), countdown=None)
+        message = messages.TaskMessage.for_row(row, attempt=row["attempts"] - 1, interrupted=interrupted)
+        message.publish(message.options(config_for(message.revision_id)))
 
 
 def _unlock(key: int, node_id: str) -> None:
@@ -316,11 +312,11 @@ def _unlock(key: int, node_id: str) -> None:
         logger.debug("advisory unlock of %s failed", node_id, exc_info=True)
 
 
-def _resend(node_id: str, kwargs: dict[str, Any], *, countdown: float | None) -> None:
-    from selinon_django.runtime.configs import config_for as _config
-
-    queue = _config(int(kwargs["revision_id"])).task_queue(kwargs["task_name"])
-    outbox.publish([outbox.Message(NODE_TASK, kwargs, {"task_id": node_id, "queue": queue, "countdown": countdown})])
+def _resend(node_id: str, kwargs: dict[str, Any], *, countdown: float | None, rate_limited: bool) -> None:
+    """Publish ``kwargs`` again as the node's message, with its task's options (``rate_limited``:
+    the message may start the node, so it takes a rate-limit slot; a "busy" re-check does not)."""
+    message = messages.TaskMessage.from_kwargs(node_id, kwargs)
+    message.publish(message.options(config_for(message.revision_id), countdown=countdown, rate_limited=rate_limited))
 
 
 def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
@@ -349,6 +345,13 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
         config = config_for(int(kwargs["revision_id"]))
         task = config.tasks[kwargs["task_name"]]
         if node["status"] == NodeRunStatus.STARTED and node["attempts"] == expected + 1:
+            if kwargs.get(messages.INTERRUPTED_KEY):
+                # This message's attempt started, then its process met a database error and
+                # handed the message back (celery_tasks): not a dead worker, nothing counted.
+                _record(node_id, node["flow_run_id"], dict(kwargs, attempt=node["attempts"]),
+                        Retry(countdown=0, counted=False, exception="DatabaseError: the attempt could not be "
+                              "recorded (database unreachable); run again"), config, count_retry=False)
+                return EnvelopeResult("interrupted", NodeRunStatus.RETRIED)
             # This message's attempt started and never recorded an end: its process died.
             lost += 1
             if retried_count + lost > max(task.max_retry, settings.LOST_TASK_RETRIES):
@@ -514,10 +517,9 @@ def _record(
                 again["retried_count"] = int(kwargs.get("retried_count", 0)) + 1
             else:
                 again["user_retries"] = int(kwargs.get("user_retries", 0)) + 1
-            outbox.enqueue(
-                NODE_TASK, again, task_id=node_id, queue=config.task_queue(kwargs["task_name"]),
-                countdown=outcome.countdown or None, recorded=True,  # the node-run row (retried)
-            )
+            message = replace(messages.TaskMessage.from_kwargs(node_id, again), interrupted=False, batch=())
+            # recorded: the node-run row says retried
+            message.enqueue(message.options(config, countdown=outcome.countdown or None), recorded=True)
         if tracing_owned():
             tracing.flush(batch)
         outbox.flush(batch=batch)

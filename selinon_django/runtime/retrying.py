@@ -18,9 +18,8 @@ from django.utils import timezone
 
 from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
-from selinon_django.runtime import outbox
+from selinon_django.runtime import messages, outbox
 from selinon_django.runtime.configs import config_for
-from selinon_django.runtime.messages import NODE_TASK, task_kwargs
 from selinon_django.runtime.wakeups import schedule
 
 
@@ -76,15 +75,11 @@ def _restart(run: FlowRun) -> int:
                             parent=parent, node_args=node_args, is_fallback=bool(old and old.is_fallback),
                             created_at=now, sent_at=now)
                 )
-                task = config.tasks[name]
-                outbox.enqueue(
-                    NODE_TASK,
-                    task_kwargs(flow_name=run.flow_name, task_name=name, parent=parent, node_args=node_args,
-                                dispatcher_id=run.pk, revision_id=run.revision_id),
-                    task_id=new_id, queue=config.task_queue(name),
-                    time_limit=task.time_limit, soft_time_limit=task.soft_time_limit, priority=task.priority,
-                    recorded=True,
+                message = messages.TaskMessage(
+                    node_id=new_id, flow_name=run.flow_name, task_name=name, parent=parent, node_args=node_args,
+                    dispatcher_id=run.pk, revision_id=run.revision_id,
                 )
+                message.enqueue(message.options(config), recorded=True)  # (the new row says sent)
                 active.append({"name": name, "id": new_id})
             restarted += 1
     if not restarted:

@@ -3,9 +3,18 @@
 Delivery is at least once, so the steps are the runtime envelope's: on PostgreSQL an advisory
 lock on the instance id says a live process runs it (a second delivery re-checks later); the
 row's ``attempts`` tells a fresh message from a stale duplicate; the attempt is committed as
-``started`` before the task runs. The outcome, and on success the cascade (the trigger named
-after the task, carrying its result), are written in one transaction under the session lock, so
-a cascade happens exactly when the success is recorded.
+``started`` (with the worker) before the task runs. The outcome, and on success the cascade (the
+trigger named after the task, carrying its result), are written in one transaction under the
+session lock, so a cascade happens exactly when the success is recorded.
+
+A delivery that finds the instance started by its own attempt, which never recorded an end,
+met an attempt whose process died (Celery redelivers the message of a killed pool process; the
+sweeper resends the one of a dead worker). As for a node, that attempt is counted in the
+message's ``lost`` and the instance runs again from a *new* message (a redelivered message
+cannot be told from its own duplicate), or fails once more than
+``max(max_retries, LOST_TASK_RETRIES)`` attempts were lost: a task that kills its process
+cannot loop. A message handed back after a database error (``interrupted``) runs it again
+without counting.
 """
 from __future__ import annotations
 
@@ -21,6 +30,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from selinon_django.conf import selinon_settings
 from selinon_django.models.triggers import (
     TRIGGER_TASK_FINISHED,
     FiredTrigger,
@@ -30,7 +40,8 @@ from selinon_django.models.triggers import (
 )
 from selinon_django.runtime import outbox
 from selinon_django.runtime.envelope import node_lock
-from selinon_django.triggers.manager import TRIGGER_TASK, TriggerManager, fire_locked, message_for
+from selinon_django.runtime.messages import TriggerMessage
+from selinon_django.triggers.manager import TriggerManager, fire_locked
 from selinon_django.triggers.task import RetryRequested, TaskContext, TriggerTask
 
 logger = logging.getLogger(__name__)
@@ -58,19 +69,21 @@ class Failed:
     traceback: str
 
 
-def handle_message(instance_id: str, attempt: int, *, hostname: str = "") -> str:
-    """Serve one message (the Celery task calls this); returns what happened, for logs and tests."""
+def handle_message(instance_id: str, attempt: int, *, lost: int = 0, interrupted: bool = False,
+                   hostname: str = "") -> str:
+    """Serve one message (the Celery task calls this; see :class:`~selinon_django.runtime.messages.TriggerMessage`
+    for the counters); returns what happened, for logs and tests."""
     with node_lock(f"trigger:{instance_id}") as acquired:
         if not acquired:
             row = TriggerTaskInstance.objects.filter(pk=instance_id).first()
-            if row is not None:
-                message, options = message_for(row, attempt=attempt, countdown=BUSY_RECHECK)
-                outbox.publish([outbox.Message(TRIGGER_TASK, message, options)])
+            if row is not None and not row.is_finished:
+                TriggerMessage.for_instance(row, attempt=attempt, lost=lost).publish(countdown=BUSY_RECHECK)
             return "busy"
-        return _claim_and_run(instance_id, attempt)
+        return _claim_and_run(instance_id, attempt, lost=lost, interrupted=interrupted, hostname=hostname)
 
 
-def _claim_and_run(instance_id: str, attempt: int) -> str:
+def _claim_and_run(instance_id: str, attempt: int, *, lost: int = 0, interrupted: bool = False,
+                   hostname: str = "") -> str:
     with transaction.atomic():
         row = TriggerTaskInstance.objects.select_for_update().filter(pk=instance_id).first()
         if row is None:
@@ -78,13 +91,13 @@ def _claim_and_run(instance_id: str, attempt: int) -> str:
         if row.status in TRIGGER_TASK_FINISHED or row.kind != TriggerTaskInstance.Kind.TASK:
             return "duplicate"
         if row.attempts == attempt + 1 and row.status == TriggerTaskStatus.STARTED:
-            # this attempt started and never recorded an end: its process died; run it again
-            logger.warning("trigger task %s %s: attempt %d was lost, running it again", row.name, row.pk, attempt + 1)
-        elif row.attempts != attempt:
+            return _attempt_ended_unrecorded(row, lost=lost, interrupted=interrupted)
+        if row.attempts != attempt:
             return "duplicate"
         now = timezone.now()
         TriggerTaskInstance.objects.filter(pk=row.pk).update(
             status=TriggerTaskStatus.STARTED, attempts=attempt + 1, started_at=now, updated_at=now,
+            worker=hostname[:255],
         )
         session_key = TriggerSession.objects.filter(pk=row.session_id).values_list("key", flat=True).get()
     context = TaskContext(
@@ -93,8 +106,49 @@ def _claim_and_run(instance_id: str, attempt: int) -> str:
         task_name=row.name, instance_id=row.pk, attempt=attempt + 1,
     )
     outcome = run_attempt(row, context)
-    record(row, outcome, attempt=attempt + 1)
+    record(row, outcome, attempt=attempt + 1, lost=lost)
     return {Succeeded: "succeeded", Retry: "retried", Failed: "failed"}[type(outcome)]
+
+
+def _attempt_ended_unrecorded(row: TriggerTaskInstance, *, lost: int, interrupted: bool) -> str:
+    """The row (locked) was started by this message's attempt, which never recorded its end.
+
+    ``interrupted``: the attempt met a database error in a live process, which handed the
+    message back - run again, nothing counted. Otherwise its process died: counted in ``lost``;
+    run again from a new message, or failed once the lost attempts exceed the cap.
+    """
+    now = timezone.now()
+    pending = TriggerTaskInstance.objects.filter(pk=row.pk, status=TriggerTaskStatus.STARTED)
+    if interrupted:
+        logger.warning("trigger task %s %s: attempt %d met a database error, running it again",
+                       row.name, row.pk, row.attempts)
+        error = "DatabaseError: the attempt could not be recorded (database unreachable)"
+    else:
+        lost += 1
+        cap = max(_max_retries(row), selinon_settings().LOST_TASK_RETRIES)
+        if lost > cap:
+            logger.error("trigger task %s %s: its worker died %d time(s), failed", row.name, row.pk, lost)
+            pending.update(status=TriggerTaskStatus.FAILED, finished_at=now, updated_at=now,
+                           error=f"WorkerLostError: the worker running this task died {lost} time(s)", traceback="")
+            return "lost-too-often"
+        logger.warning("trigger task %s %s: attempt %d was lost with its process, running it again",
+                       row.name, row.pk, row.attempts)
+        error = "WorkerLostError: worker died"
+    if pending.update(status=TriggerTaskStatus.RETRYING, error=error, updated_at=now, sent_at=now, countdown=None):
+        TriggerMessage.for_instance(row, attempt=row.attempts, lost=lost).enqueue()
+        outbox.flush()
+    return "interrupted" if interrupted else "lost"
+
+
+def _max_retries(row: TriggerTaskInstance) -> int:
+    """The instance's ``max_retries``: its configuration's, else its class's default."""
+    if row.max_retries is not None:
+        return int(row.max_retries)
+    try:
+        cls = import_string(row.target)
+    except ImportError:
+        return TriggerTask.max_retries
+    return int(getattr(cls, "max_retries", TriggerTask.max_retries))
 
 
 def run_attempt(row: TriggerTaskInstance, context: TaskContext) -> Succeeded | Retry | Failed:
@@ -126,7 +180,7 @@ def _plain(value: Any) -> Any:
     return None if value is None else json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
-def record(row: TriggerTaskInstance, outcome: Succeeded | Retry | Failed, *, attempt: int) -> None:
+def record(row: TriggerTaskInstance, outcome: Succeeded | Retry | Failed, *, attempt: int, lost: int = 0) -> None:
     """The attempt's end in one transaction: status, the retry message or the cascade."""
     now = timezone.now()
     with transaction.atomic():
@@ -144,7 +198,7 @@ def record(row: TriggerTaskInstance, outcome: Succeeded | Retry | Failed, *, att
             update: dict[str, Any] = {"status": TriggerTaskStatus.RETRYING, "error": outcome.error, "updated_at": now}
             if outcome.trigger_kwargs is not None:
                 update["trigger_kwargs"] = outcome.trigger_kwargs
+            update.update(sent_at=now, countdown=outcome.cooldown or None)
             if pending.update(**update):
-                message, options = message_for(row, attempt=attempt, countdown=outcome.cooldown)
-                outbox.enqueue(TRIGGER_TASK, message, **options)
+                TriggerMessage.for_instance(row, attempt=attempt, lost=lost).enqueue(countdown=outcome.cooldown)
         outbox.flush()

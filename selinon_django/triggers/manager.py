@@ -24,6 +24,7 @@ from selinon_django.errors import SelinonDjangoError
 from selinon_django.models.definitions import ConfigRevision
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance, TriggerTaskStatus
 from selinon_django.runtime import outbox
+from selinon_django.runtime.messages import TRIGGER_TASK, TriggerMessage
 from selinon_django.triggers.specs import TriggerConfigurationError, TriggerSpec, parse_configuration
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
     "update_configuration",
 ]
 
-#: registered name of the Celery task that runs trigger-task instances
-TRIGGER_TASK = "selinon_django.trigger_task"
 
 MAX_NAME_LENGTH = 255
 
@@ -133,7 +132,7 @@ def _start_instance(session: TriggerSession, spec: TriggerSpec, kwargs: dict[str
         id=str(uuid.uuid4()), session=session, name=spec.name, target=spec.run,
         kind=TriggerTaskInstance.Kind.FLOW if is_flow else TriggerTaskInstance.Kind.TASK,
         max_retries=spec.max_retries, trigger_kwargs=kwargs, created_at=now, updated_at=now,
-        queue=spec.queue or "", priority=spec.priority,
+        queue=spec.queue or "", priority=spec.priority, sent_at=None if is_flow else now,
     )
     if is_flow:
         from selinon_django.runtime.api import run_flow
@@ -147,21 +146,7 @@ def _start_instance(session: TriggerSession, spec: TriggerSpec, kwargs: dict[str
             flow_run_id=run_id, status=TriggerTaskStatus.STARTED, attempts=1, started_at=now,
         )
         return
-    message, options = message_for(instance, attempt=0)
-    outbox.enqueue(TRIGGER_TASK, message, **options)
-
-
-def message_for(instance: TriggerTaskInstance, *, attempt: int, countdown: float | None = None) -> tuple[
-    dict[str, Any], dict[str, Any]
-]:
-    """Kwargs and options of the Celery message of an instance's next attempt.
-
-    ``attempt`` is the number of attempts started when the message is issued: a delivery that
-    finds a different number is a stale duplicate.
-    """
-    options = {"task_id": instance.pk, "queue": instance.queue or None, "priority": instance.priority,
-               "countdown": countdown or None}
-    return {"instance_id": instance.pk, "attempt": attempt}, options
+    TriggerMessage.for_instance(instance, attempt=0).enqueue()
 
 
 def fire_locked(
