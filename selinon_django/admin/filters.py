@@ -1,4 +1,4 @@
-"""List filters of the runs page: flow, revision, top-level or sub-flow, and a date range.
+"""List filters of the runs page: flow, revision, top-level (the default) or sub-flow, and a date range.
 
 A value a filter cannot apply (``?revision=²``, ``?started_from=2024-02-30``: typed by hand or
 forged) is reported on the page as an error and the list shows nothing, rather than a 500 or,
@@ -72,19 +72,66 @@ class RevisionFilter(admin.SimpleListFilter):
         return queryset.filter(revision__number=number)
 
 
+#: the kind filter's values; without one the list shows top-level runs (see RunKindFilter)
+TOP_LEVEL, SUB_FLOWS, ALL_KINDS = "top", "sub", "all"
+
+
+def is_default_list(request: HttpRequest) -> bool:
+    """The runs list as it opens (top-level runs, maybe another page or order): no filter, no search."""
+    if set(request.GET) - {"p", "o", RunKindFilter.parameter_name}:
+        return False
+    return request.GET.get(RunKindFilter.parameter_name, TOP_LEVEL) == TOP_LEVEL
+
+
+def is_searching(request: HttpRequest) -> bool:
+    """The list is searched (``?q=``): a pasted run id must find a sub-flow run too."""
+    return bool(str(request.GET.get("q", "")).strip())
+
+
 class RunKindFilter(admin.SimpleListFilter):
+    """Top-level runs by default, sub-flows one click away.
+
+    Sub-flow runs outnumber the runs people start (a foreach of sub-flows makes hundreds per run)
+    and each is reachable from its parent's page, so without ``?kind=`` the list shows runs that
+    have no parent; ``sub`` shows only sub-flow runs, ``all`` both. A search looks at every kind
+    unless a kind is chosen, so a sub-flow run's id pasted into the search box finds it.
+    """
+
     title = "kind"
     parameter_name = "kind"
 
+    def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
+        super().__init__(request, params, model, model_admin)
+        self.searching = is_searching(request)
+
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("top", "started by a user"), ("sub", "sub-flows")]
+        return [(TOP_LEVEL, "top-level runs"), (SUB_FLOWS, "sub-flow runs"), (ALL_KINDS, "all runs")]
+
+    def effective_value(self) -> str:
+        value = self.value()
+        if value:
+            return str(value)
+        return ALL_KINDS if self.searching else TOP_LEVEL
+
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        """No "All" entry of its own: ``all`` is a choice, and no parameter means top-level."""
+        current = self.effective_value()
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": value == current,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": title,
+            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "top":
+        value = self.effective_value()
+        if value == TOP_LEVEL:
             return queryset.filter(parent_run__isnull=True)
-        if self.value() == "sub":
+        if value == SUB_FLOWS:
             return queryset.filter(parent_run__isnull=False)
-        return queryset
+        if value == ALL_KINDS:
+            return queryset
+        return refuse_filter_value(request, queryset, f"Kind: {value[:20]!r} is not top, sub or all")
 
 
 class NotAMoment(ValueError):

@@ -7,6 +7,7 @@ run is edited through a form: runs change only through the runtime API.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
@@ -16,11 +17,20 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 
 from selinon_django import run_actions
-from selinon_django.admin.filters import FlowNameFilter, RevisionFilter, RunKindFilter, StartedBetweenFilter
+from selinon_django.admin import bulk
+from selinon_django.admin.filters import (
+    FlowNameFilter,
+    RevisionFilter,
+    RunKindFilter,
+    StartedBetweenFilter,
+    is_default_list,
+)
 from selinon_django.admin.forms import StartFlowForm
 from selinon_django.admin.graphs import run_svg
 from selinon_django.admin.nul_guard import NulGuardedAdmin
@@ -34,6 +44,15 @@ from selinon_django.run_actions import Actor
 
 START_PERMISSION = "selinon_django.add_flowrun"
 STEER_PERMISSION = "selinon_django.change_flowrun"
+#: characters shown in the list's node_args and first-error cells (the full head is the cell's tooltip)
+NODE_ARGS_CHARS = 48
+ERROR_CHARS = 72
+TITLE_CHARS = 400
+
+
+def compact_json(value: Any) -> str:
+    """node_args on one line, keys sorted (``{"name": "django", "version": "5.2"}``)."""
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def status_badge(status: str) -> SafeString:
@@ -54,10 +73,12 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
         "revision_number",
         "parent_link",
         "creator",
-        "created_at",
+        "created_text",
         "duration_text",
         "node_total",
         "node_failed",
+        "node_args_text",
+        "first_error_text",
     )
     list_filter = (FlowNameFilter, "status", RevisionFilter, RunKindFilter, StartedBetweenFilter)
     search_fields = ("id", "flow_name", "node_args")
@@ -67,7 +88,7 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator  # no COUNT(*) of a huge unfiltered table per page
     ordering = ("-created_at",)
     change_list_template = "admin/selinon_django/flowrun/change_list.html"
-    actions = None
+    actions = ("cancel_selected", "retry_selected")
 
     class Media:
         css = {"all": ("selinon_django/admin.css",)}
@@ -141,6 +162,51 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
     @admin.display(description="failed nodes", ordering="node_failed")
     def node_failed(self, obj: Any) -> int:
         return int(obj.node_failed)
+
+    @admin.display(description="created", ordering="created_at")
+    def created_text(self, obj: FlowRun) -> str:
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S")
+
+    @admin.display(description="node_args")
+    def node_args_text(self, obj: FlowRun) -> SafeString:
+        text = compact_json(obj.node_args)
+        return format_html(
+            '<span class="selinon-cell-clip" title="{}">{}</span>',
+            text[:TITLE_CHARS],
+            Truncator(text).chars(NODE_ARGS_CHARS),
+        )
+
+    @admin.display(description="first error")
+    def first_error_text(self, obj: Any) -> SafeString:
+        text = str(getattr(obj, "first_error", ""))
+        if not text:
+            return format_html("{}", "")
+        return format_html(
+            '<span class="selinon-cell-clip selinon-error" title="{}">{}</span>',
+            text[:TITLE_CHARS],
+            Truncator(text).chars(ERROR_CHARS),
+        )
+
+    def get_paginator(self, request: HttpRequest, queryset: Any, per_page: int, orphans: int = 0,
+                      allow_empty_first_page: bool = True) -> EstimatedCountPaginator:
+        """The default list (top-level runs, unfiltered otherwise) is estimated like an unfiltered one."""
+        return EstimatedCountPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, estimate_filtered=is_default_list(request)
+        )
+
+    # --- bulk actions (permission: change_flowrun; a confirmation page first) ---
+
+    @admin.action(description="Cancel selected runs…", permissions=["change"])
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
+        return bulk.run_bulk_action(
+            self, request, queryset, bulk.CANCEL, lambda run_id: run_actions.cancel(admin_actor(request), run_id)
+        )
+
+    @admin.action(description="Retry selected runs from their failures…", permissions=["change"])
+    def retry_selected(self, request: HttpRequest, queryset: QuerySet[FlowRun]) -> HttpResponse | None:
+        return bulk.run_bulk_action(
+            self, request, queryset, bulk.RETRY, lambda run_id: run_actions.retry(admin_actor(request), run_id)
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {
