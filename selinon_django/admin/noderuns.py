@@ -10,16 +10,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, JsonResponse
+from django.template.loader import render_to_string
+from django.urls import URLPattern, path
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from selinon_django.admin import task_logs
 from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.readonly import ReadOnlyAdmin
 from selinon_django.admin.runs import status_badge
 from selinon_django.admin.runview import pretty_json, run_url
-from selinon_django.models import NodeKind, NodeRun
+from selinon_django.models import FlowRun, NodeKind, NodeRun
+
+#: who may read a run's logs (the run page's permission; the node-run page's is its own)
+VIEW_RUNS = ("selinon_django.view_flowrun", "selinon_django.change_flowrun")
 
 #: columns the list never shows: left out of its query (results and tracebacks can be large)
 _HEAVY = ("parent", "node_args", "result", "traceback", "flow_run__state", "flow_run__node_args",
@@ -52,8 +59,38 @@ class NodeRunAdmin(ReadOnlyAdmin):
     ordering = ("-created_at",)
     fields = ("id", "name", "kind", "status_label", "run_link", "flow_name", "attempts", "worker", "carried_by",
               "is_fallback", "is_nowait", "times", "parent_json", "node_args_json", "result_text", "exception",
-              "traceback_text")
+              "traceback_text", "log")
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ("selinon_django/admin.css", "selinon_django/task_logs.css")}
+        js = ("selinon_django/task_logs.js",)
+
+    # --- the log's live JSON (the run page's panel polls the run's, a node-run page its node's) ---
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("logs/run/<path:run_id>/", view(self.run_logs_view), name="selinon_django_noderun_run_logs"),
+            path("<path:object_id>/logs/", view(self.logs_view), name="selinon_django_noderun_logs"),
+            *super().get_urls(),
+        ]
+
+    def run_logs_view(self, request: HttpRequest, run_id: str) -> JsonResponse:
+        if not any(request.user.has_perm(perm) for perm in VIEW_RUNS):
+            raise PermissionDenied
+        run = FlowRun.objects.filter(pk=run_id).only("id", "status").first()
+        if run is None:
+            raise Http404(f"no flow run {run_id}")
+        return task_logs.run_logs_json(request, run)
+
+    def logs_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
+        if not (self.has_view_permission(request) or any(request.user.has_perm(perm) for perm in VIEW_RUNS)):
+            raise PermissionDenied
+        node = NodeRun.objects.filter(pk=object_id).only("id", "status", "kind").first()
+        if node is None:
+            raise Http404(f"no node run {object_id}")
+        return task_logs.node_logs_json(request, node)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[NodeRun]:
         queryset = super().get_queryset(request).select_related("flow_run")
@@ -103,6 +140,11 @@ class NodeRunAdmin(ReadOnlyAdmin):
         if obj.result_storage:
             return format_html("in storage <code>{}</code>", obj.result_storage)
         return format_html('<pre class="selinon-code">{}</pre>', pretty_json(obj.result))
+
+    @admin.display(description="log")
+    def log(self, obj: NodeRun) -> str:
+        panel = task_logs.node_panel(obj)
+        return render_to_string("selinon_django/admin/task_log.html", {"panel": panel})
 
     @admin.display(description="traceback")
     def traceback_text(self, obj: NodeRun) -> SafeString:
