@@ -57,3 +57,4 @@ from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
 from selinon_django.models.workers import WorkersAndQueues  # noqa: F401
 from selinon_django.models.history import RunAction, RunAttempt  # noqa: F401
+from selinon_django.models.dashboard import RunDashboard  # noqa: F401
