@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,3 +273,69 @@ def test_the_include_serves_the_api_its_schema_and_docs(loaded: Project) -> None
     check = loaded.run("python manage.py check --deploy", check=False)
     assert "selinon_django.W008" in check.stderr + check.stdout
     assert not re.search(r"selinon_django\.W00[5-7]", check.stderr + check.stdout)
+
+
+SELINON_PROJECT = REPO / "tests" / "fixtures" / "selinon_project"
+
+
+def test_an_unchanged_selinon_project_runs_from_the_installed_wheel(loaded: Project, tmp_path: Path) -> None:
+    """Issue 14, "Moving from Selinon", as a Selinon team meets it: only the wheel is installed (no
+    ``selinon`` distribution, no checkout), the team's modules are copied unchanged into the new
+    project, its settings get the README's two lines, and its flow runs on a real worker of that
+    project, started with ``selinon.run_flow(...).get()`` as the team's code does. Runs last: it
+    loads a second revision into the project."""
+    shutil.copytree(SELINON_PROJECT / "urlworker", loaded.directory / "urlworker")
+    with (loaded.directory / "mysite" / "settings.py").open("a") as settings:
+        settings.write(
+            '\nINSTALLED_APPS += ["urlworker"]\n'
+            'SELINON_DJANGO["PREDICATES_MODULES"] = ["urlworker.predicates"]\n'
+        )
+    results = tmp_path / "results"
+    results.mkdir()
+    env = {**loaded.env, "URLWORKER_QUEUE": "urlworker_tasks", "URLWORKER_DISPATCHER_QUEUE": "urlworker_dispatcher",
+           "URLWORKER_RESULTS_DIR": str(results)}
+    project = Project(loaded.directory, loaded.bin, env, loaded.logs)
+    alias = project.python("""
+        import selinon_django, selinon, selinon.predicates
+        print(selinon.__name__, selinon.SelinonTask is selinon_django.SelinonTask)
+    """)
+    assert alias.split() == ["selinon", "True"]
+    load = project.run(f"python manage.py selinon_load -n {SELINON_PROJECT / 'nodes.yaml'} "
+                       f"-f {SELINON_PROJECT / 'flows.yaml'}")
+    assert "Created revision 2" in load.stdout, load.stdout + load.stderr
+    (tmp_path / "index.html").write_text("<html><body><h1>Moving</h1><p>from Selinon</p></body></html>")
+    urls = [f"file://{tmp_path / 'index.html'}"]
+    log = project.logs / "selinon-worker.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            ["celery", "-A", "mysite", "worker", "-l", "INFO", "-Q", "urlworker_dispatcher,urlworker_tasks",
+             "-c", "2", "-n", f"urlworker-{uuid.uuid4().hex[:6]}@%h"],
+            cwd=project.directory, env=project.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_until(lambda: re.search(r"\bready\.", log.read_text()) or process.poll() is not None,
+                   timeout=60, message=lambda: f"the worker to be ready:\n{log.read_text()}")
+        assert process.poll() is None, log.read_text()
+        seen = project.python(f"""
+            import json, os
+            os.environ["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+            import django
+            django.setup()
+            import selinon
+            handle = selinon.run_flow("crawl", {{"urls": {urls!r}}})
+            state = handle.get(timeout=90)
+            print(json.dumps({{"id": handle.id, "finished": sorted(state["finished_nodes"]),
+                               "failed": state["failed_nodes"]}}))
+        """, timeout=150)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    state = json.loads(seen.strip().splitlines()[-1])
+    assert state["finished"] == ["CollectUrls", "Report", "fetch_page"], log.read_text()
+    assert state["failed"] == {}
+    assert sorted(p.name.split("-")[0] for p in results.glob("*.json")) == sorted(
+        ["CollectUrls", "FetchPage", "CountWords", "Report"])
