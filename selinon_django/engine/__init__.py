@@ -48,8 +48,9 @@ Other modules: :mod:`.state` (``FlowState``, ``NodeRef``), :mod:`.actions`, :mod
 (condition evaluation, including the ``flow/Task`` paths that read results inside finished
 sub-flows), :mod:`.failures` (greedy fallback matching), :mod:`.parents` (propagated parents),
 :mod:`.selective_plan` (the plan's JSON contract), :mod:`.selective` (computing plans),
-:mod:`.migrations`, :mod:`.throttling`, :mod:`.testing` (``FakePorts`` and a whole-flow
-``Simulator`` for tests).
+:mod:`.migrations`, :mod:`.migration_plan` (edge matching, revision links, the chain walk),
+:mod:`.throttling`, :mod:`.simulation` (a whole flow driven in memory: the in-process executor's
+base), :mod:`.testing` (``FakePorts`` for tests, never imported by production code).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ The engine is pure: it never imports Django or Celery and never touches a storag
 that depends on the outside (did a node finish? what did it return? which id does a new node
 get? how long must a throttled start wait?) is asked through :class:`Ports`. The Celery
 runtime answers from node-run rows and storages; the in-process executor and the tests answer
-from memory (see :mod:`selinon_django.engine.testing`).
+from memory (see :mod:`selinon_django.engine.simulation` and :mod:`selinon_django.engine.testing`).
 
 Results are asked for lazily: :meth:`Ports.task_result` is called only when a condition being
 evaluated actually reads a result, so a flow without result conditions never touches storages.

@@ -1,7 +1,7 @@
 """Run a whole flow in this process, on the real engine, with the real tasks, on a simulated clock.
 
 ``selinon_execute`` uses it; tests use it to run flows end to end without a broker or workers.
-It is the engine's :class:`~selinon_django.engine.testing.Simulator` (which already knows how
+It is the engine's :class:`~selinon_django.engine.simulation.Simulator` (which already knows how
 to apply a dispatcher step: start sub-flow runs, record reused tasks, finish/fail/retry flows)
 with three things changed:
 
@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from selinon_django.config.model import ImportRef, NodeKind, SystemConfig, thaw
+from selinon_django.config.model import NodeKind, SystemConfig, thaw
 from selinon_django.engine.actions import StartTask
 from selinon_django.engine.selective import compute_selective
 from selinon_django.engine.selective_plan import SelectivePlan
-from selinon_django.engine.testing import FakePorts, FlowRunRecord, NodeRecord, Simulator
+from selinon_django.engine.simulation import FlowRunRecord, NodeOutcomes, NodeRecord, Simulator
 from selinon_django.engine.throttling import next_slot
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, json_or_none, run_attempt
@@ -52,10 +52,10 @@ class ExecutionError(SelinonDjangoError):
     """The run could not go on: a dispatcher step raised, or it never ended (``max_events``)."""
 
 
-class ExecutorPorts(UserCodePorts, FakePorts):
+class ExecutorPorts(UserCodePorts, NodeOutcomes):
     """The engine's ports for an in-process run: statuses in memory, everything else for real.
 
-    It keeps :class:`FakePorts`' bookkeeping of statuses and finished sub-flows (filled by the
+    It keeps :class:`NodeOutcomes`' bookkeeping of statuses and finished sub-flows (filled by the
     simulator) and answers the rest the way the Celery runtime does.
     """
 
@@ -70,19 +70,13 @@ class ExecutorPorts(UserCodePorts, FakePorts):
 
     def task_result(self, task_name: str, task_id: str) -> Any:
         """From the task's storage when it writes one, else what the task returned."""
-        self.result_reads.append((task_name, task_id))
         if self.pool.stores_results(task_name) or task_id not in self.results:
             task = self.config.tasks.get(task_name)
             if task is not None and task.storage is not None:
                 return self.pool.retrieve(self.task_flows.get(task_id, ""), task_name, task_id)
         return self.results.get(task_id)
 
-    def foreach_items(self, function: ImportRef, node_args: Any, parent: Mapping[str, Any]) -> Iterable[Any]:
-        self.foreach_calls.append((function.dotted, node_args, dict(parent)))
-        return super().foreach_items(function, node_args, parent)
-
     def throttle_countdown(self, kind: NodeKind, name: str, interval: float) -> float | None:
-        self.throttle_calls.append((kind, name, interval))
         key = (kind, name)
         slot = next_slot(self._throttle_slots.get(key), self.clock(), interval)
         self._throttle_slots[key] = slot.start_at
