@@ -18,7 +18,6 @@ harmless by design (dispatcher steps and node claims are idempotent).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,9 +50,9 @@ class _Buffer(threading.local):
 
 _buffer = _Buffer()
 
-#: test hook: publish every message this many times. The duplicate-delivery integration test
-#: starts its workers with ``SELINON_DJANGO_PUBLISH_COPIES=2``; never set it in production.
-_publish_copies = max(1, int(os.environ.get("SELINON_DJANGO_PUBLISH_COPIES", "1") or 1))
+#: how many times each message is published: 1, except in tests of duplicate delivery, which
+#: call :func:`set_publish_copies` (their workers through ``tests/integration/publish_twice.py``)
+_publish_copies = 1
 
 
 def set_publish_copies(copies: int) -> None:

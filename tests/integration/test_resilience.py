@@ -13,6 +13,7 @@ import pytest
 
 from tests.integration.conftest import DISPATCHER_QUEUES, TASK_QUEUES
 from tests.integration.helpers import node_counts, wait_finished
+from tests.integration.publish_twice import ANNOUNCEMENT
 from tests.integration.workers import restart_redis, terminate_database_connections, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,15 +89,19 @@ def test_every_message_published_twice(workers: Any, load_flows: Any) -> None:
 
     load_flows()
     workers.stop_all()
-    env = {"SELINON_DJANGO_PUBLISH_COPIES": "2"}
-    workers.start(DISPATCHER_QUEUES, concurrency=1, env=env)
-    workers.start(TASK_QUEUES, concurrency=2, env=env)
+    app_module = "tests.integration.publish_twice"
+    workers.start(DISPATCHER_QUEUES, concurrency=1, app_module=app_module)
+    workers.start(TASK_QUEUES, concurrency=2, app_module=app_module)
     outbox.set_publish_copies(2)
     try:
         ids = [run_flow("chain5", None), run_flow("parent", {"p": 1}), run_flow("fanout", {"count": 10}),
                run_flow("retries", {"failures": 1})]
         for run_id in ids:
             assert wait_finished(run_id, timeout=90, workers=workers).status == "succeeded"
+        # every worker process (main and pool children), not only this one, published twice
+        for worker in workers.workers:
+            announced = worker.log_path.read_text(errors="replace").count(ANNOUNCEMENT)
+            assert announced >= 1 + worker.concurrency, (worker.hostname, worker.log_tail())
     finally:
         outbox.set_publish_copies(1)
         workers.stop_all()  # the next test's live_workers starts ordinary ones

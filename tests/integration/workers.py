@@ -94,6 +94,8 @@ class WorkerProcess:
     concurrency: int = 2
     name: str = field(default_factory=lambda: f"w{uuid.uuid4().hex[:8]}")
     extra_args: tuple[str, ...] = ()
+    #: the Celery app module (``-A``): the demo project's, or a test's variant of it
+    app_module: str = "demo_project"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -106,7 +108,7 @@ class WorkerProcess:
 
     def command(self) -> list[str]:
         return [
-            str(CELERY), "-A", "demo_project", "worker",
+            str(CELERY), "-A", self.app_module, "worker",
             "-Q", ",".join(self.queues),
             "-c", str(self.concurrency),
             "-n", self.hostname,
@@ -199,13 +201,14 @@ class WorkerPool:
         self.workers: list[WorkerProcess] = []
 
     def start(self, queues: Iterable[str], *, concurrency: int = 2, extra_args: Iterable[str] = (),
-              env: Mapping[str, str] | None = None) -> WorkerProcess:
+              env: Mapping[str, str] | None = None, app_module: str = "demo_project") -> WorkerProcess:
         worker = WorkerProcess(
             queues=tuple(queues),
             env={**self.env, **(env or {})},
             log_dir=self.log_dir,
             concurrency=concurrency,
             extra_args=tuple(extra_args),
+            app_module=app_module,
         )
         self.workers.append(worker)
         return worker.start(self.app)
