@@ -8,6 +8,7 @@ pages are the same for everyone.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.db.models import Count, QuerySet
@@ -102,7 +103,8 @@ class FlowDefinitionAdmin(ReadOnlyAdmin):
     @admin.display(description="runs")
     def runs_link(self, obj: FlowDefinition) -> SafeString:
         url = reverse("admin:selinon_django_flowrun_changelist")
-        return format_html('<a href="{}?flow={}&amp;revision={}">runs</a>', url, obj.name, obj.revision.number)
+        query = urlencode({"flow": obj.name, "revision": obj.revision.number})  # a name may hold & or #
+        return format_html('<a href="{}?{}">runs</a>', url, query)
 
     @admin.display(description="graph")
     def graph(self, obj: FlowDefinition) -> SafeString:

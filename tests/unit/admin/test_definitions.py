@@ -8,7 +8,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, override_settings
 
+from selinon_django.config import SourceFile, load_config_from_sources
 from selinon_django.models import ConfigRevision, FlowDefinition
+from selinon_django.revisions import load_revision
 
 pytestmark = pytest.mark.django_db
 
@@ -179,3 +181,12 @@ def test_admin_upload_takes_schema_files(revision: ConfigRevision, make_client: 
     newest = ConfigRevision.objects.order_by("-number").first()
     assert newest is not None and newest.origin == "upload"
     assert dict(newest.system_config().tasks["A"].output_schema_document) == {"type": "object"}
+
+
+def test_runs_link_of_a_flow_encodes_its_name(superuser_client: Client) -> None:
+    nodes = NODES.decode().replace("flows: [tiny]", 'flows: ["a&b#c"]')
+    flows = FLOWS.decode().replace("name: tiny", 'name: "a&b#c"')
+    sources = [SourceFile("n.yaml", "nodes", nodes), SourceFile("f.yaml", "flows", flows)]
+    load_revision(load_config_from_sources(sources))
+    page = superuser_client.get("/admin/selinon_django/flowdefinition/")
+    assert b"flow=a%26b%23c&amp;revision=1" in page.content
