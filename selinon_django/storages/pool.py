@@ -6,6 +6,13 @@ served by the same worker. The adapters themselves are shared process-wide, keye
 storage's name *and* its definition: a new revision that leaves a storage unchanged keeps its
 connection, one that changes it gets a fresh adapter.
 
+A process keeps the pools of at most :attr:`StoragePool.max_pools` revisions. Past that, the pool
+of the revision used least recently is forgotten, and with it the adapters and caches that no
+remaining pool's configuration defines (disconnected): a long-lived worker that sees revision
+after revision keeps a bounded set of pools and connections, while a storage unchanged across
+revisions keeps its one connected adapter. A run of a forgotten revision that comes back gets a
+new pool (and connects what it needs again).
+
 Selinon's class-level calls still work where user code makes them:
 ``StoragePool.get_connected_storage(name)`` on the class uses the *current* pool - the pool of
 the task running in this thread or context (:meth:`StoragePool.activated`), else the pool of the
@@ -18,6 +25,7 @@ import copy
 import functools
 import hashlib
 import importlib
+import itertools
 import json
 import logging
 import threading
@@ -59,6 +67,15 @@ def _adapter_key(storage: Storage) -> _AdapterKey:
 def _cache_key(owner: str, cache: CacheConfig) -> _CacheKey:
     configuration = json.dumps(thaw(cache.configuration), sort_keys=True, default=str)
     return (owner, f"{cache.module}.{cache.name}", configuration)
+
+
+def _cache_keys(config: SystemConfig) -> Iterator[_CacheKey]:
+    """The keys of every cache a configuration defines (storages', tasks' and flows')."""
+    for kind, definitions in (("storage", config.storages), ("task", config.tasks), ("flow", config.flows)):
+        for name, definition in definitions.items():
+            cache = getattr(definition, "cache", None)
+            if cache is not None:
+                yield _cache_key(f"{kind}:{name}", cache)
 
 
 def config_key(config: SystemConfig) -> str:
@@ -107,11 +124,16 @@ class _SelinonClassMethod(Generic[_P, _R]):
 class StoragePool:
     """Storage lookups for one configuration; see the module docstring for sharing rules."""
 
+    #: how many revisions' pools this process keeps (the least recently used go first)
+    max_pools: ClassVar[int] = 16
+
     # process-wide state, shared by every pool
     _pools: ClassVar[dict[str, StoragePool]] = {}
     #: the pool of a configuration object already seen (its content hash costs a JSON dump of
     #: the whole configuration, and every hop of a flow asks); holds the object, so ids stay unique
     _by_object: ClassVar[dict[int, tuple[SystemConfig, StoragePool]]] = {}
+    #: the recency clock of pools (``next()`` on it is atomic)
+    _ticks: ClassVar[Iterator[int]] = itertools.count()
     _adapters: ClassVar[dict[_AdapterKey, DataStorage]] = {}
     _caches: ClassVar[dict[_CacheKey, Cache]] = {}
     _key_locks: ClassVar[dict[object, threading.Lock]] = {}
@@ -124,22 +146,58 @@ class StoragePool:
         self._tracer = tracer
         self._tracer_lock = threading.Lock()
         self._overrides: dict[str, DataStorage] = {}
+        self._last_used = 0
+        #: the shared adapters and caches this configuration defines (kept while a pool needs them)
+        self._adapter_keys = frozenset(_adapter_key(storage) for storage in config.storages.values())
+        self._cache_keys = frozenset(_cache_keys(config))
 
     # --- process-wide registry -------------------------------------------------------------
 
     @classmethod
     def for_config(cls, config: SystemConfig) -> StoragePool:
-        """The process-wide pool of a revision (one per content hash)."""
+        """The process-wide pool of a revision (one per content hash, the newest ``max_pools``)."""
         seen = cls._by_object.get(id(config))
         if seen is not None and seen[0] is config:
+            seen[1]._last_used = next(cls._ticks)
             return seen[1]
         key = config_key(config)
         with cls._registry_lock:
             pool = cls._pools.get(key)
             if pool is None:
                 pool = cls._pools[key] = cls(config)
+            pool._last_used = next(cls._ticks)
             cls._by_object[id(config)] = (config, pool)
-            return pool
+            # a few configuration objects per pool (the same revision read twice); drop the oldest
+            for stale in list(cls._by_object)[: max(0, len(cls._by_object) - 4 * cls.max_pools)]:
+                del cls._by_object[stale]
+            unused = cls._evict_locked() if len(cls._pools) > cls.max_pools else []
+        for name, adapter in unused:
+            _disconnect_quietly(name, adapter)
+        return pool
+
+    @classmethod
+    def _evict_locked(cls) -> list[tuple[str, DataStorage]]:
+        """Forget the least recently used pools beyond ``max_pools``, and the adapters and caches
+        only they defined; returns those adapters (to disconnect outside the lock)."""
+        by_age = sorted(cls._pools.items(), key=lambda item: item[1]._last_used)
+        evicted = {id(pool) for _, pool in by_age[: len(by_age) - max(1, cls.max_pools)]}
+        for key, pool in by_age:
+            if id(pool) in evicted:
+                del cls._pools[key]
+        for object_id in [oid for oid, (_, pool) in cls._by_object.items() if id(pool) in evicted]:
+            del cls._by_object[object_id]
+        live_adapters = frozenset().union(*(pool._adapter_keys for pool in cls._pools.values()))
+        live_caches = frozenset().union(*(pool._cache_keys for pool in cls._pools.values()))
+        unused = [(key[0], cls._adapters.pop(key)) for key in list(cls._adapters) if key not in live_adapters]
+        for key in [key for key in cls._caches if key not in live_caches]:
+            del cls._caches[key]
+        for key in list(cls._key_locks):
+            owner = key[1] if isinstance(key, tuple) and len(key) == 3 and key[0] == "override" else None
+            if owner in evicted or (key not in live_adapters and key not in live_caches and owner is None):
+                del cls._key_locks[key]
+        if unused:
+            logger.info("storage pool: %d storage(s) of forgotten revisions disconnected", len(unused))
+        return unused
 
     @classmethod
     def set_current_config_source(cls, source: Callable[[], SystemConfig] | None) -> None:
