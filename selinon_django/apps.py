@@ -18,12 +18,13 @@ class SelinonDjangoConfig(AppConfig):
 
         # Register the dispatcher and task envelope with Celery (shared tasks), so a project's
         # workers find them without listing this app in autodiscover_tasks.
-        from selinon_django.runtime import celery_tasks, task_logs  # noqa: F401
+        from selinon_django.runtime import celery_tasks, task_logs, worker_heartbeat  # noqa: F401
         from selinon_django.runtime.configs import current_config
         from selinon_django.storages.pool import StoragePool
         from selinon_django.triggers import celery_tasks as trigger_tasks  # noqa: F401
 
-        # What tasks log is kept per node run (and streamed from a worker's own thread).
+        # What tasks log is kept per node run (and streamed from a worker's own thread); a worker
+        # answers the workers page's heartbeat question (worker_heartbeat, connected on import).
         task_logs.install()
 
         # Selinon's class-level StoragePool calls outside a task use the current revision.

@@ -15,9 +15,11 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from selinon_django import run_actions
+from selinon_django.conf import selinon_settings
 from selinon_django.errors import SelectiveNoPathError, UnknownFlowError
 from selinon_django.management.options import BAD_INPUT, bounded_number, json_argument, stored_text
 from selinon_django.run_actions import Actor
+from selinon_django.runtime.queue_status import why_waiting
 
 #: the longest --wait (a year): a finite deadline, whatever was typed
 MAX_TIMEOUT = 365 * 24 * 3600.0
@@ -71,6 +73,8 @@ class Command(BaseCommand):
                 break
             if time.monotonic() > deadline:
                 self.stderr.write(f"timed out after {options['timeout']} s; the run goes on ({status})")
+                for reason in why_waiting(run_id, selinon_settings().WORKERS_INSPECT_TIMEOUT):
+                    self.stderr.write(reason)
                 sys.exit(1)
             time.sleep(interval)
             interval = min(interval * 1.5, 0.5)
