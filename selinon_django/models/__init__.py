@@ -25,6 +25,7 @@ from selinon_django.models.runs import (
     NodeRunStatus,
     empty_state,
 )
+from selinon_django.models.schedules import ScheduleTick
 from selinon_django.models.tracing import TraceEventRecord
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "FailureDefinition",
     "FlowDefinition",
     "FlowRun",
+    "ScheduleTick",
     "FlowRunStatus",
     "ImmutableRowError",
     "LogLine",
