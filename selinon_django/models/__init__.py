@@ -39,7 +39,6 @@ __all__ = [
     "FailureDefinition",
     "FlowDefinition",
     "FlowRun",
-    "ScheduleTick",
     "FlowRunStatus",
     "ImmutableRowError",
     "LogLine",
@@ -48,6 +47,7 @@ __all__ = [
     "NodeRunLog",
     "NodeRunStatus",
     "OutboxMessage",
+    "ScheduleTick",
     "StorageDefinition",
     "StoredResult",
     "TaskDefinition",
@@ -55,8 +55,8 @@ __all__ = [
     "TraceEventRecord",
     "empty_state",
 ]
+from selinon_django.models.dashboard import RunDashboard  # noqa: F401
+from selinon_django.models.history import RunAction, RunAttempt  # noqa: F401
 from selinon_django.models.migrations import FlowMigrationRecord  # noqa: F401
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance  # noqa: F401
 from selinon_django.models.workers import WorkersAndQueues  # noqa: F401
-from selinon_django.models.history import RunAction, RunAttempt  # noqa: F401
-from selinon_django.models.dashboard import RunDashboard  # noqa: F401
