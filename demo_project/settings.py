@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_results",
+    "django_celery_beat",  # scheduled flows (the YAML's schedules:, beat's admin)
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",

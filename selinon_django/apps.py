@@ -18,7 +18,7 @@ class SelinonDjangoConfig(AppConfig):
 
         # Register the dispatcher and task envelope with Celery (shared tasks), so a project's
         # workers find them without listing this app in autodiscover_tasks.
-        from selinon_django.runtime import celery_tasks, task_logs, worker_heartbeat  # noqa: F401
+        from selinon_django.runtime import celery_tasks, scheduled, task_logs, worker_heartbeat  # noqa: F401
         from selinon_django.runtime.configs import current_config
         from selinon_django.storages.pool import StoragePool
         from selinon_django.triggers import celery_tasks as trigger_tasks  # noqa: F401

@@ -38,6 +38,7 @@ from selinon_django.models import (
     TaskDefinition,
 )
 from selinon_django.origins import trust_for
+from selinon_django.scheduling import sync_schedules
 
 if TYPE_CHECKING:
     from django.contrib.auth.base_user import AbstractBaseUser
@@ -116,6 +117,9 @@ def load_revision(
                     return revision, True
                 revision.save()
                 _write_definition_rows(revision, config)
+                if origin == "command":
+                    # beat's table follows the configuration (uploads cannot declare schedules)
+                    sync_schedules(config, revision.number)
                 return revision, True
         except IntegrityError:
             if attempt == _NUMBER_ATTEMPTS:

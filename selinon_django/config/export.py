@@ -15,7 +15,7 @@ from selinon_django.config.normalise import OUTPUT_SCHEMAS_KEY, content_hash, no
 
 __all__ = ["export_yaml"]
 
-NODES_KEYS = ("tasks", "storages", "flows", "global", "triggers")
+NODES_KEYS = ("tasks", "storages", "flows", "global", "triggers", "schedules")
 
 
 class _Dumper(yaml.SafeDumper):

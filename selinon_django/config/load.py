@@ -77,6 +77,7 @@ def load_documents(
         global_config=parsed.global_config,
         sources=tuple(sources),
         triggers=freeze(parsed.triggers),
+        schedules=freeze(parsed.schedules),
         imports=tuple(parsed.imports),
     )
 

@@ -320,6 +320,9 @@ class SystemConfig:
     #: the ``triggers:`` section: ``{trigger task name: {"after": [...], "run": ..., ...}}``
     #: (frozen plain data; the default configuration of trigger sessions, see selinon_django.triggers)
     triggers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: the ``schedules:`` section: ``{schedule name: {"flow": ..., "cron" | "interval" | "solar": ...}}``
+    #: (frozen plain data as written; loaded into Celery beat's tables, see selinon_django.scheduling)
+    schedules: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     #: every Python object the configuration names (derived from the rest: not compared)
     imports: tuple[ImportSite, ...] = field(default=(), compare=False)
 

@@ -238,6 +238,8 @@ def normalise(config: SystemConfig) -> dict[str, Any]:
     if triggers:
         # only when present: configurations without triggers keep their content hash
         data["triggers"] = {name: thaw(triggers[name]) for name in sorted(triggers)}
+    if config.schedules:
+        data["schedules"] = {name: thaw(config.schedules[name]) for name in sorted(config.schedules)}
     schemas = {
         task.output_schema: thaw(task.output_schema_document)
         for task in config.tasks.values()

@@ -44,6 +44,7 @@ from selinon_django.config.model import (
     freeze,
     thaw,
 )
+from selinon_django.config.schedules import schedule_problems
 from selinon_django.config.schemas import SchemaProblem, SchemaSource
 from selinon_django.config.trust import COMMAND, Trust
 from selinon_django.config.validation import join_path
@@ -126,6 +127,8 @@ class Parsed:
     issues: list[ConfigIssue] = field(default_factory=list)
     #: the ``triggers:`` section, plain data (``after`` always a list)
     triggers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the ``schedules:`` section, plain data as written
+    schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: every Python object named, where (checked against the load's trust)
     imports: list[ImportSite] = field(default_factory=list)
     #: ``output_schema`` path as written -> the schema document
@@ -537,7 +540,31 @@ def parse_documents(docs: Sequence[Document], trust: Trust = COMMAND, schemas: S
     for doc in docs:
         for name, raw in (doc.data.get("triggers") or {}).items():
             _trigger_task(parser, name, raw, Where(doc.file, f"triggers.{name}"), trigger_where)
+    schedule_where: dict[str, Where] = {}
+    for doc in docs:
+        for name, raw in (doc.data.get("schedules") or {}).items():
+            _schedule(parser, name, raw, Where(doc.file, f"schedules.{name}"), schedule_where)
     return parser.out
+
+
+def _schedule(parser: _Parser, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:
+    """One ``schedules:`` entry (see :mod:`selinon_django.config.schedules`)."""
+    out = parser.out
+    if name in seen:
+        first = seen[name]
+        message = f"schedule '{name}' is defined twice (first at {first.file}: {first.path})"
+        out.issues.append(where.issue(None, message))
+        return
+    seen[name] = where
+    if parser.trust.uploaded:
+        # a schedule starts runs with nobody's permission to start runs: an operator's decision
+        out.issues.append(where.issue(None, "an uploaded configuration cannot declare schedules (load it with "
+                                            "selinon_load, or manage schedules in the admin)"))
+        return
+    problems = schedule_problems(raw, out.flows)
+    out.issues.extend(where.issue(key, message) for key, message in problems)
+    if not problems:
+        out.schedules[name] = thaw(raw)
 
 
 def _trigger_task(parser: _Parser, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:

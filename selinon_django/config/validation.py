@@ -110,6 +110,8 @@ def _messages(error: jsonschema.ValidationError) -> list[tuple[str, str]]:
                 missing = [n for n in needed if n not in instance]
                 if missing:
                     return [(path, f"'{key}' needs '{missing[0]}'")]
+    if validator == "oneOf" and "x-error-oneOf" in schema:
+        return [(path, str(schema["x-error-oneOf"]))]
     if "x-error" in schema:
         return [(path, str(schema["x-error"]))]
     if validator == "type":
