@@ -65,7 +65,7 @@ _LOST_BATCHES = 100
 _silence = liveness.Silence()
 
 _NODE_ROW = ("id", "name", "parent", "node_args", "attempts", "countdown", "sent_at", "updated_at", "started_at",
-             "flow_run_id", "flow_run__flow_name", "flow_run__revision_id")
+             "worker", "flow_run_id", "flow_run__flow_name", "flow_run__revision_id")
 
 
 @dataclass

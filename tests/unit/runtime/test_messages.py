@@ -201,13 +201,13 @@ def test_sweeper_resends(broker: CapturedBroker, spy: Spy) -> None:
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="worker locks are PostgreSQL's")
 def test_sweeper_reruns_a_task_whose_worker_is_gone(broker: CapturedBroker, spy: Spy) -> None:
-    long_ago = timezone.now() - timedelta(hours=1)
+    ago = timezone.now() - timedelta(seconds=20)  # (within its time limit: not the time-limit path)
     run_flow("limited")
     node_id = broker.take("Limited").options["task_id"]
     NodeRun.objects.filter(pk=node_id).update(status=NodeRunStatus.STARTED, attempts=1, worker="gone@host",
-                                              started_at=long_ago, updated_at=long_ago)
+                                              started_at=ago, updated_at=ago)
     # seen without its lock for longer than the grace
-    sweeper._silence.gone({"gone@host"}, set(), timezone.now() - timedelta(minutes=1), timedelta(seconds=5))
+    sweeper._silence.gone({"gone@host"}, set(), timezone.now() - timedelta(seconds=6), timedelta(seconds=5))
     spy.clear()
     assert sweeper.sweep().tasks == 1
     [resent] = published(broker, spy)
