@@ -8,6 +8,7 @@ must answer a connection within ``timeout``: an unreachable broker is reported a
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +54,8 @@ class WorkerInfo:
     last_heartbeat: datetime | None = None
     #: False: started with --without-heartbeat; None: unknown
     heartbeats: bool | None = None
+    #: seconds between the last heartbeat and the worker's answer
+    heartbeat_age: float | None = None
 
 
 @dataclass
@@ -124,5 +127,6 @@ def inspect_workers(timeout: float, app: Any = None) -> WorkersReport:
             reserved=tuple(TaskSummary.from_request(r) for r in reserved.get(host) or () if isinstance(r, dict)),
             last_heartbeat=datetime.fromtimestamp(sent, tz=UTC) if isinstance(sent, (int, float)) else None,
             heartbeats=beat.get("heartbeats") if beat else None,
+            heartbeat_age=max(0.0, time.time() - sent) if isinstance(sent, (int, float)) else None,
         ))
     return report

@@ -31,7 +31,10 @@ def ops_flows(load_flows: Any) -> Any:
 
 @pytest.fixture
 def purge_nobody(celery_app: Any) -> Iterator[None]:
-    """The stranded messages are removed from the shared broker afterwards (no worker ever takes them)."""
+    """The queue nobody consumes starts empty and is emptied afterwards (no worker ever takes its
+    messages; a sweeper may have resent one after an earlier test)."""
+    with celery_app.connection_for_write() as connection:
+        connection.default_channel.queue_purge(NOBODY)
     yield
     with celery_app.connection_for_write() as connection:
         connection.default_channel.queue_purge(NOBODY)

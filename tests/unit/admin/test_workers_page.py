@@ -29,6 +29,12 @@ FILESYSTEM.conf.broker_transport_options = {
 }
 
 
+@pytest.fixture(autouse=True)
+def own_brokers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Celery prefers the CELERY_BROKER_URL variable to an app's own broker: these apps keep theirs."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+
+
 def _settings(app: str) -> Any:
     return override_settings(SELINON_DJANGO={"CELERY_APP": f"{__name__}.{app}", "WORKERS_INSPECT_TIMEOUT": 0.2})
 
