@@ -14,7 +14,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -23,7 +22,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from selinon_django import run_actions
-from selinon_django.admin import bulk
+from selinon_django.admin import bulk, runinstances, runpage
 from selinon_django.admin.filters import (
     FlowNameFilter,
     RevisionFilter,
@@ -32,11 +31,11 @@ from selinon_django.admin.filters import (
     is_default_list,
 )
 from selinon_django.admin.forms import StartFlowForm
-from selinon_django.admin.graphs import run_svg
 from selinon_django.admin.nul_guard import NulGuardedAdmin
 from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.runlist import RunChangeList, with_sortable_node_counts
-from selinon_django.admin.runview import RunSnapshot, pretty_json, run_url, snapshot
+from selinon_django.admin.runlive import live_delta, parse_cursor
+from selinon_django.admin.runview import RunSnapshot, run_url, snapshot
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.graph import STATE_COLOURS
 from selinon_django.models import FLOW_FINISHED_STATUSES, ConfigRevision, FlowRun, FlowRunStatus, RunAction
@@ -223,6 +222,8 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
         return [
             path("start/", view(self.start_view), name="selinon_django_flowrun_start"),
             path("<path:object_id>/live/", view(self.live_view), name="selinon_django_flowrun_live"),
+            path("<path:object_id>/instances/", view(self.instances_view), name="selinon_django_flowrun_instances"),
+            path("<path:object_id>/search/", view(self.search_view), name="selinon_django_flowrun_search"),
             path("<path:object_id>/cancel/", view(self.cancel_view), name="selinon_django_flowrun_cancel"),
             path("<path:object_id>/retry/", view(self.retry_view), name="selinon_django_flowrun_retry"),
             path("<path:object_id>/rerun/", view(self.rerun_view), name="selinon_django_flowrun_rerun"),
@@ -242,34 +243,7 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
         return run
 
     def _fragments(self, request: HttpRequest, snap: RunSnapshot) -> dict[str, str]:
-        config = snap.run.revision.system_config()
-        graph = (
-            run_svg(
-                config,
-                snap.run.flow_name,
-                snap.node_states(),
-                snap.node_attributes(),
-                (snap.run.revision.pk, snap.run.revision.content_hash),
-            )
-            if snap.run.flow_name in config.flows
-            else format_html("<p>{}</p>", "flow not in its revision")
-        )
-        run = snap.run
-        context = {
-            "snap": snap,
-            "run": run,
-            "graph": graph,
-            "colours": STATE_COLOURS,
-            "run_colour": STATE_COLOURS.get(run.status, "#999"),
-            "actions": self._actions(request, run),
-            "node_args_json": pretty_json(run.node_args),
-            "selective_json": pretty_json(run.selective),
-            "result_json": pretty_json(run.result),
-        }
-        names = ("summary", "graph", "timeline", "nodes", "trace")
-        return {
-            name: render_to_string(f"selinon_django/admin/run_{name}.html", context, request=request) for name in names
-        }
+        return runpage.fragments(request, snap, self._actions(request, snap.run))
 
     def _actions(self, request: HttpRequest, run: FlowRun) -> list[tuple[str, str]]:
         if not self.can_steer(request):
@@ -297,34 +271,53 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
             "snap": snap,
             "fragments": self._fragments(request, snap),
             "live_url": reverse("admin:selinon_django_flowrun_live", args=[run.pk]),
+            "instances_url": reverse("admin:selinon_django_flowrun_instances", args=[run.pk]),
+            "search_url": reverse("admin:selinon_django_flowrun_search", args=[run.pk]),
+            "cursor": runpage.page_context(snap, [])["cursor"],
+            **runpage.page_extras(run),
             "colours": STATE_COLOURS,
             "has_view_permission": True,
         }
         return TemplateResponse(request, "admin/selinon_django/flowrun/run.html", context)
 
     def live_view(self, request: HttpRequest, object_id: str) -> JsonResponse:
-        """Small JSON polled by the run page: statuses always, page parts only when something changed."""
+        """Polled by the run page while the run runs: only what changed since its cursor (see
+        admin.runlive); every part of the page when there is no cursor or the run has ended."""
         run = self._run(request, object_id)
-        snap = snapshot(run)
-        signature = snap.signature
-        data: dict[str, Any] = {
-            "signature": signature,
-            "status": run.status,
-            "finished": run.is_finished,
-            "nodes": [
-                {
-                    "name": g.name,
-                    "svg_id": g.svg_id,
-                    "status": g.status,
-                    "colour": STATE_COLOURS.get(g.status, "#999"),
-                    "count": len(g.runs),
-                }
-                for g in snap.groups
-            ],
-        }
-        if request.GET.get("since") != signature:
-            data["fragments"] = self._fragments(request, snap)
-        return JsonResponse(data)
+        since, trace_id = parse_cursor(request.GET.get("since"))
+        now = timezone.now()
+        if since is None or run.is_finished:
+            snap = snapshot(run)
+            return JsonResponse({
+                "cursor": runpage.page_context(snap, [])["cursor"], "status": run.status, "finished": run.is_finished,
+                "elapsed": round(snap.timeline.span, 3), "fragments": self._fragments(request, snap),
+                "groups": [{"name": g.name, "svg_id": g.svg_id, "status": g.status, "colour": g.colour,
+                            "count": len(g.runs)} for g in snap.groups],
+            })
+        return JsonResponse(runpage.live(request, live_delta(run, since, trace_id), self._actions(request, run), now))
+
+    def instances_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A page of one node name's instances: table rows, or timeline bars (``view=timeline``)."""
+        run = self._run(request, object_id)
+        name = str(request.GET.get("name", ""))[:255]
+        view = "timeline" if request.GET.get("view") == "timeline" else "table"
+        limit = runinstances.TIMELINE_PAGE if view == "timeline" else runinstances.PAGE
+        query = {"name": name, "view": view, "status": str(request.GET.get("status", ""))[:16],
+                 "sort": str(request.GET.get("sort", "start"))[:16]}
+        page = runinstances.instances(run, name, status=query["status"], sort=query["sort"],
+                                      offset=runinstances.parse_int(request.GET.get("offset"), 0), limit=limit)
+        return HttpResponse(runpage.instances_html(request, run, page, view=view, query=query, now=timezone.now()))
+
+    def search_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Node runs of the run (and its sub-flow runs) matching ``q``, a page at a time."""
+        run = self._run(request, object_id)
+        term = str(request.GET.get("q", ""))
+        query = {"q": term[: runinstances.MAX_QUERY], "view": "search",
+                 "sort": str(request.GET.get("sort", "start"))[:16]}
+        page = runinstances.search(run, term, sort=query["sort"],
+                                   offset=runinstances.parse_int(request.GET.get("offset"), 0)) if term.strip() else \
+            runinstances.InstancePage([], 0, 0, runinstances.PAGE)
+        return HttpResponse(runpage.instances_html(request, run, page, view="search", query=query, now=timezone.now()))
 
     # --- actions ---
 

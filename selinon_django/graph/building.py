@@ -26,6 +26,8 @@ STATE_COLOURS: dict[str, str] = {
     "succeeded": "#5cb85c",
     "failed": "#d9534f",
     "revoked": "#7f7f7f",
+    # not a node-run status: a node the run will not start (an edge condition was false); drawn dashed
+    "skipped": "#f2c4de",
 }
 
 #: nodes a run never reached, when node states are shown

@@ -22,7 +22,7 @@ RUNS = "/admin/selinon_django/flowrun/"
 def colour_of(client: Client, run_id: str, name: str) -> str:
     response = client.get(f"{RUNS}{run_id}/live/")
     assert response.status_code == 200
-    [node] = [node for node in response.json()["nodes"] if node["name"] == name]
+    [node] = [node for node in response.json()["groups"] if node["name"] == name]
     return str(node["colour"])
 
 

@@ -97,19 +97,27 @@ def test_run_page_groups_foreach_instances_and_links_sub_flows(
     assert "x12: 1 failed, 11 succeeded" in child_page.content.decode()
 
 
-def test_live_view_sends_page_parts_only_when_something_changed(
+def test_live_view_sends_only_what_changed_since_its_cursor(
     revision: ConfigRevision, superuser_client: Client
 ) -> None:
     run = make_run(revision, status="running", nodes=2)
+    earlier = timezone.now() - timedelta(seconds=30)
+    NodeRun.objects.filter(flow_run=run).update(updated_at=earlier)
+    FlowRun.objects.filter(pk=run.pk).update(updated_at=earlier)
     first = superuser_client.get(f"{RUNS}{run.pk}/live/").json()
     assert first["status"] == "running" and not first["finished"] and "fragments" in first
-    same = superuser_client.get(f"{RUNS}{run.pk}/live/?since={first['signature']}").json()
-    assert "fragments" not in same and same["signature"] == first["signature"]
-    NodeRun.objects.filter(flow_run=run).update(status="failed")
+    same = superuser_client.get(f"{RUNS}{run.pk}/live/", {"since": first["cursor"]}).json()
+    assert "fragments" not in same and same["groups"] == [] and same["nodes"] == [] and "summary" not in same
+    changed_node = NodeRun.objects.filter(flow_run=run).order_by("name").first()
+    assert changed_node is not None
+    NodeRun.objects.filter(pk=changed_node.pk).update(status="failed", updated_at=timezone.now())  # as the runtime does
+    delta = superuser_client.get(f"{RUNS}{run.pk}/live/", {"since": same["cursor"]}).json()
+    assert [row[:2] for row in delta["nodes"]] == [[changed_node.pk, "failed"]]
+    assert [(group["name"], group["status"]) for group in delta["groups"]] == [(changed_node.name, "failed")]
+    assert delta["cursor"] != same["cursor"]
     FlowRun.objects.filter(pk=run.pk).update(status="failed", finished_at=timezone.now())
-    changed = superuser_client.get(f"{RUNS}{run.pk}/live/?since={first['signature']}").json()
-    assert changed["finished"] and changed["status"] == "failed" and "fragments" in changed
-    assert {node["status"] for node in changed["nodes"]} == {"failed"}
+    ended = superuser_client.get(f"{RUNS}{run.pk}/live/", {"since": delta["cursor"]}).json()
+    assert ended["finished"] and ended["status"] == "failed" and "fragments" in ended
 
 
 def test_run_page_needs_the_view_permission(revision: ConfigRevision, make_client: Any) -> None:
