@@ -117,10 +117,9 @@ def run_tree(run: FlowRun) -> RunTree | None:
     for pk, item in runs.items():
         if pk != run.pk and item.parent_run_id in nodes:
             siblings = groups[str(item.parent_run_id)]
-            group = siblings.get(item.flow_name)
-            if group is None:  # a child whose node row is missing: still shown
-                group = siblings[item.flow_name] = TreeGroup(item.flow_name, "flow", {})
-            group.children.append(nodes[pk])
+            # (a child whose node row is missing is still shown)
+            parent_group = siblings.setdefault(item.flow_name, TreeGroup(item.flow_name, "flow", {}))
+            parent_group.children.append(nodes[pk])
     for pk, tree_run in nodes.items():
         # in the order their first node run was created (an aggregate's order is no order)
         tree_run.groups = sorted(groups[pk].values(), key=lambda group: (firsts.get((pk, group.name)) is None,
