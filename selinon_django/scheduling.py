@@ -32,7 +32,9 @@ from selinon_django.config.model import SystemConfig, thaw
 from selinon_django.config.schedules import DEFAULTS
 from selinon_django.errors import ConfigIssue, ConfigurationError
 
-__all__ = ["SCHEDULE_PREFIX", "SCHEDULE_TASK", "beat_installed", "sync_schedules"]
+__all__ = [
+    "SCHEDULE_PREFIX", "SCHEDULE_TASK", "beat_installed", "describe_schedule", "sync_schedules", "write_schedule",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +73,50 @@ def _schedule_object(spec: Mapping[str, Any]) -> dict[str, Any]:
     return {"crontab": None, "interval": None, "solar": solar, "clocked": None}
 
 
+def write_schedule(full_name: str, spec: Mapping[str, Any], description: str = "") -> bool:
+    """Create or replace beat's entry ``full_name`` from a schedule spec (the YAML's shape,
+    checked); returns whether it was created. Used by the sync and by the REST API."""
+    from django_celery_beat.models import PeriodicTask
+
+    spec = {**DEFAULTS, **spec}
+    on_missed_skip = spec["on_missed"] == "skip"
+    defaults = {
+        **_schedule_object(spec),
+        "task": SCHEDULE_TASK,
+        "kwargs": json.dumps({
+            "flow_name": spec["flow"], "node_args": spec.get("node_args"),
+            "on_overlap": spec["on_overlap"], "schedule": full_name,
+        }),
+        "enabled": bool(spec["enabled"]),
+        "expire_seconds": int(spec.get("missed_grace", DEFAULT_MISSED_GRACE)) if on_missed_skip else None,
+        "description": description[:1000],
+    }
+    _, created = PeriodicTask.objects.update_or_create(name=full_name, defaults=defaults)
+    return bool(created)
+
+
+def describe_schedule(task: Any) -> dict[str, Any]:
+    """A beat entry of this app in the YAML's shape (for the REST API)."""
+    kwargs = json.loads(task.kwargs or "{}")
+    spec: dict[str, Any] = {
+        "flow": kwargs.get("flow_name"), "node_args": kwargs.get("node_args"),
+        "on_overlap": kwargs.get("on_overlap", DEFAULTS["on_overlap"]), "enabled": task.enabled,
+        "on_missed": "skip" if task.expire_seconds else "run_once",
+    }
+    if task.expire_seconds:
+        spec["missed_grace"] = task.expire_seconds
+    if task.crontab is not None:
+        cron = task.crontab
+        spec["cron"] = f"{cron.minute} {cron.hour} {cron.day_of_month} {cron.month_of_year} {cron.day_of_week}"
+        spec["timezone"] = str(cron.timezone)
+    elif task.interval is not None:
+        spec["interval"] = {"every": task.interval.every, "period": task.interval.period}
+    elif task.solar is not None:
+        spec["solar"] = {"event": task.solar.event, "latitude": float(task.solar.latitude),
+                         "longitude": float(task.solar.longitude)}
+    return spec
+
+
 def sync_schedules(config: SystemConfig, revision_number: int) -> list[str]:
     """Make beat's table hold exactly the configuration's schedules (``selinon:`` entries); returns
     what changed. Runs inside the caller's transaction (the revision's), so both land or neither.
@@ -88,21 +134,8 @@ def sync_schedules(config: SystemConfig, revision_number: int) -> list[str]:
     wanted = {SCHEDULE_PREFIX + name: thaw(spec) for name, spec in config.schedules.items()}
     with transaction.atomic():
         for full_name, spec in sorted(wanted.items()):
-            spec = {**DEFAULTS, **spec}
-            on_missed_skip = spec["on_missed"] == "skip"
-            defaults = {
-                **_schedule_object(spec),
-                "task": SCHEDULE_TASK,
-                "kwargs": json.dumps({
-                    "flow_name": spec["flow"], "node_args": spec.get("node_args"),
-                    "on_overlap": spec["on_overlap"], "schedule": full_name,
-                }),
-                "enabled": bool(spec["enabled"]),
-                "expire_seconds": int(spec.get("missed_grace", DEFAULT_MISSED_GRACE)) if on_missed_skip else None,
-                "description": (spec.get("description") or f"flow {spec['flow']}, from configuration revision "
-                                f"{revision_number}")[:1000],
-            }
-            _, created = PeriodicTask.objects.update_or_create(name=full_name, defaults=defaults)
+            description = spec.get("description") or f"flow {spec['flow']}, from revision {revision_number}"
+            created = write_schedule(full_name, spec, description)
             changes.append(f"{'created' if created else 'updated'} schedule {full_name}")
         stale = PeriodicTask.objects.filter(name__startswith=SCHEDULE_PREFIX, task=SCHEDULE_TASK).exclude(
             name__in=list(wanted)

@@ -1,6 +1,7 @@
 """URLs of the REST API: ``path("api/", include("selinon_django.api.urls"))``."""
 from __future__ import annotations
 
+from django.apps import apps
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import APIRootView, DefaultRouter
 
@@ -30,5 +31,11 @@ router.register(r"node-runs/(?P<node_run_id>[^/]+)/logs", NodeRunLogViewSet, bas
 router.register("migrations", MigrationViewSet, basename="selinon-migration")
 router.register("trigger-sessions", TriggerSessionViewSet, basename="selinon-trigger-session")
 router.register("trigger-task-instances", TriggerTaskInstanceViewSet, basename="selinon-trigger-task-instance")
+
+if apps.is_installed("django_celery_beat"):
+    # optional: scheduled flows need django-celery-beat (its models are imported by the module)
+    from selinon_django.api.schedules import ScheduleViewSet
+
+    router.register("schedules", ScheduleViewSet, basename="selinon-schedule")
 
 urlpatterns = router.urls

@@ -11,15 +11,17 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Permission, User
 from django.urls import URLPattern, reverse
 from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from rest_framework.test import APIClient
 
 from selinon_django.api.renderers import GraphRenderer
 from selinon_django.api.urls import router
 from selinon_django.models import ConfigRevision, FlowMigrationRecord, FlowRun, NodeRun, TraceEventRecord
 from selinon_django.models.triggers import TriggerSession, TriggerTaskInstance
+from selinon_django.scheduling import SCHEDULE_TASK
 from tests.unit.api.test_migrations import migrations  # noqa: F401  # the fixture: two stored migrations
 
 pytestmark = pytest.mark.django_db
@@ -67,6 +69,10 @@ def everything(revision: ConfigRevision, migrations: list[FlowMigrationRecord], 
         )
     instance = TriggerTaskInstance.objects.first()
     assert instance is not None
+    every_hour = IntervalSchedule.objects.create(every=1, period="hours")
+    for name in ("first", "second"):
+        PeriodicTask.objects.create(name=name, task=SCHEDULE_TASK, interval=every_hour,
+                                    kwargs='{"flow_name": "main"}')
     number = str(ConfigRevision.objects.order_by("-number").values_list("number", flat=True)[0])
     return {
         "selinon-flow-detail": {"name": "main"},
@@ -80,12 +86,16 @@ def everything(revision: ConfigRevision, migrations: list[FlowMigrationRecord], 
         "selinon-migration-detail": {"version": str(migrations[0].version)},
         "selinon-trigger-session-detail": {"key": sessions[0].key},
         "selinon-trigger-task-instance-detail": {"pk": instance.pk},
+        "selinon-schedule-detail": {"name": "first"},
     }
 
 
 @pytest.fixture
 def reader(make_user: Callable[..., User], client_for: Callable[[User | None], APIClient]) -> APIClient:
-    return client_for(make_user(*READ_EVERYTHING))
+    user = make_user(*READ_EVERYTHING)
+    user.user_permissions.add(Permission.objects.get(content_type__app_label="django_celery_beat",
+                                                     codename="view_periodictask"))
+    return client_for(User.objects.get(pk=user.pk))
 
 
 def test_the_walk_finds_the_lists_it_should() -> None:

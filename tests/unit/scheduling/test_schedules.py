@@ -159,3 +159,64 @@ def _interval() -> Any:
     from django_celery_beat.models import IntervalSchedule
 
     return IntervalSchedule.objects.create(every=1, period="hours")
+
+
+# --- REST API -----------------------------------------------------------------------------------
+
+API = "/api/schedules/"
+
+
+def _client(*codenames: str) -> APIClient:
+    from django.contrib.auth.models import Permission
+
+    user = User.objects.create_user(f"u{User.objects.count()}")
+    apps_codenames = [c.split(".") for c in codenames]
+    for app_label, codename in apps_codenames:
+        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+    client = APIClient()
+    client.force_authenticate(User.objects.get(pk=user.pk))
+    return client
+
+
+@pytest.mark.django_db
+def test_schedules_over_the_rest_api(tmp_path: Path, enqueued: list[Any]) -> None:
+    load_revision(load(tmp_path, SCHEDULES))
+    start_scheduled("selinon:nightly", "f")
+    reader = _client("django_celery_beat.view_periodictask")
+    body = reader.get(API).json()
+    assert [s["name"] for s in body["results"]] == ["selinon:dawn", "selinon:nightly", "selinon:often"]
+    nightly = reader.get(f"{API}selinon:nightly/").json()
+    assert nightly["cron"] == "30 3 * * mon-fri" and nightly["timezone"] == "Europe/Prague"
+    assert nightly["managed_by_configuration"] and nightly["recent_ticks"][0]["outcome"] == "started"
+    assert reader.post(API, {}, format="json").status_code == 403  # reading is not scheduling
+
+    # creating one needs beat's permission and the permission to start runs
+    beat_only = _client("django_celery_beat.view_periodictask", "django_celery_beat.add_periodictask")
+    new = {"name": "hourly-g", "flow": "g", "node_args": {"x": 1}, "cron": "0 * * * *"}
+    assert beat_only.post(API, new, format="json").status_code == 403
+    manager = _client("django_celery_beat.view_periodictask", "django_celery_beat.add_periodictask",
+                      "django_celery_beat.change_periodictask", "django_celery_beat.delete_periodictask",
+                      "selinon_django.add_flowrun")
+    created = manager.post(API, new, format="json")
+    assert created.status_code == 201, created.content
+    assert json.loads(PeriodicTask.objects.get(name="hourly-g").kwargs)["node_args"] == {"x": 1}
+    # the YAML's rules, named by key
+    bad = manager.post(API, {**new, "name": "bad", "cron": "0 25 * * *"}, format="json")
+    assert bad.status_code == 400 and "hour field" in bad.json()["cron"][0]
+    both = manager.post(API, {**new, "name": "both", "interval": {"every": 1, "period": "hours"}}, format="json")
+    assert both.status_code == 400 and "exactly one of cron, interval or solar" in json.dumps(both.json())
+    unknown = manager.post(API, {**new, "name": "nope", "flow": "nope"}, format="json")
+    assert unknown.status_code == 400 and "not a flow" in unknown.json()["flow"][0]
+    reserved = manager.post(API, {**new, "name": "selinon:mine"}, format="json")
+    assert reserved.status_code == 400
+    # change, switch to an interval, delete
+    changed = manager.patch(f"{API}hourly-g/", {"interval": {"every": 5, "period": "minutes"}}, format="json")
+    assert changed.status_code == 200 and changed.json()["interval"] == {"every": 5, "period": "minutes"}
+    assert "cron" not in changed.json()
+    # a configuration's entry: only switched on or off over the API
+    assert manager.patch(f"{API}selinon:nightly/", {"cron": "0 0 * * *"}, format="json").status_code == 400
+    off = manager.patch(f"{API}selinon:nightly/", {"enabled": False}, format="json")
+    assert off.status_code == 200 and not PeriodicTask.objects.get(name="selinon:nightly").enabled
+    assert manager.delete(f"{API}selinon:nightly/").status_code == 409
+    assert manager.delete(f"{API}hourly-g/").status_code == 204
+    assert not PeriodicTask.objects.filter(name="hourly-g").exists()
