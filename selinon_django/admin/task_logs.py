@@ -94,7 +94,7 @@ def _node_finished(node: NodeRun) -> bool:
 
 def _cursor(request: HttpRequest) -> int:
     after = request.GET.get("after", "0")
-    return int(after) if after.isdigit() and len(after) <= 18 else 0
+    return int(after) if after.isascii() and after.isdigit() and len(after) <= 18 else 0
 
 
 def _page_json(page: LogPage, finished: bool) -> JsonResponse:

@@ -81,6 +81,7 @@ def test_the_live_json_returns_only_newer_lines(run: FlowRun, make_client: Any) 
     assert [(line["node"], line["level"], line["message"]) for line in body["lines"]] == [("Task1", "ERROR", "two")]
     assert body["lines"][0]["node_url"] == f"/admin/selinon_django/noderun/{second.pk}/change/"
     assert body["finished"] is False and body["more"] is False
+    assert len(client.get(f"/admin/selinon_django/noderun/logs/run/{run.pk}/?after=²").json()["lines"]) == 2
     again = client.get(f"/admin/selinon_django/noderun/logs/run/{run.pk}/?after={body['cursor']}").json()
     assert again["lines"] == [] and again["cursor"] == body["cursor"]
     FlowRun.objects.filter(pk=run.pk).update(status="succeeded")

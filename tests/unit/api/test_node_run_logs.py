@@ -46,6 +46,9 @@ def test_after_returns_only_newer_batches(client_for: Callable[[User | None], AP
     assert client.get(f"/api/node-runs/t-1/logs/?after={batches[2].pk}").json()["results"] == []
     assert client.get("/api/node-runs/t-1/logs/?after=x").status_code == 400
     assert client.get("/api/node-runs/t-1/logs/?after=-1").status_code == 400
+    assert client.get("/api/node-runs/t-1/logs/?after=²").status_code == 400  # a digit, not a number
+    assert client.get(f"/api/node-runs/t-1/logs/?after={2**63}").status_code == 400
+    assert client.get(f"/api/node-runs/t-1/logs/?after={2**63 - 1}").json()["results"] == []
 
 
 def test_pages_are_bounded(client_for: Callable[[User | None], APIClient], viewer: User,
