@@ -2,10 +2,24 @@
 
 Importing the modules registers their ModelAdmins: definitions (read-only), revisions (with the
 upload and diff pages), runs (with the live run page and its actions), and read-only lists of
-node runs, trace events and flow migrations, and the workers and queues page.
+node runs, trace events, flow migrations and schedule ticks, and the workers and queues page; the
+runs dashboard.
 """
 
-from selinon_django.admin import definitions, flowmigrations, noderuns, revisions, runs, traces, workers
+from selinon_django.admin import (
+    dashboard,
+    definitions,
+    flowmigrations,
+    noderuns,
+    revisions,
+    runs,
+    schedules,
+    traces,
+    workers,
+)
 from selinon_django.triggers import admin as triggers
 
-__all__ = ["definitions", "flowmigrations", "noderuns", "revisions", "runs", "traces", "triggers", "workers"]
+__all__ = [
+    "dashboard", "definitions", "flowmigrations", "noderuns", "revisions", "runs", "schedules", "traces", "triggers",
+    "workers",
+]

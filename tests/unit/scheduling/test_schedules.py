@@ -220,3 +220,19 @@ def test_schedules_over_the_rest_api(tmp_path: Path, enqueued: list[Any]) -> Non
     assert manager.delete(f"{API}selinon:nightly/").status_code == 409
     assert manager.delete(f"{API}hourly-g/").status_code == 204
     assert not PeriodicTask.objects.filter(name="hourly-g").exists()
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_ticks_with_their_runs(tmp_path: Path, enqueued: list[Any]) -> None:
+    from django.test import Client
+
+    load_revision(load(tmp_path, ""))
+    tick = start_scheduled("selinon:s", "f")
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", password=None))
+    page = client.get("/admin/selinon_django/scheduletick/")
+    assert page.status_code == 200
+    assert f"/admin/selinon_django/flowrun/{tick.run_id}/change/".encode() in page.content
+    assert client.get("/admin/selinon_django/scheduletick/add/").status_code == 403
+    # beat's own admin edits the schedules
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
