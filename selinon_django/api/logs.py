@@ -69,7 +69,7 @@ class NodeRunLogViewSet(SelinonAPIView):
         batches = self.get_queryset()
         after = request.query_params.get("after")
         if after is not None:
-            if not (after.isascii() and after.isdigit()) or len(after) > 18:
+            if not (after.isascii() and after.isdigit()) or int(after) > 2**63 - 1:
                 raise ValidationError({"after": ["A batch id (a whole number) is expected."]})
             batches = batches.filter(id__gt=int(after))
         page = self.paginate_queryset(batches)
