@@ -181,20 +181,23 @@ class StoragePool:
         only they defined; returns those adapters (to disconnect outside the lock)."""
         by_age = sorted(cls._pools.items(), key=lambda item: item[1]._last_used)
         evicted = {id(pool) for _, pool in by_age[: len(by_age) - max(1, cls.max_pools)]}
-        for key, pool in by_age:
+        for config_key_, pool in by_age:
             if id(pool) in evicted:
-                del cls._pools[key]
+                del cls._pools[config_key_]
         for object_id in [oid for oid, (_, pool) in cls._by_object.items() if id(pool) in evicted]:
             del cls._by_object[object_id]
-        live_adapters = frozenset().union(*(pool._adapter_keys for pool in cls._pools.values()))
-        live_caches = frozenset().union(*(pool._cache_keys for pool in cls._pools.values()))
+        live_adapters: frozenset[_AdapterKey] = frozenset().union(*(p._adapter_keys for p in cls._pools.values()))
+        live_caches: frozenset[_CacheKey] = frozenset().union(*(p._cache_keys for p in cls._pools.values()))
         unused = [(key[0], cls._adapters.pop(key)) for key in list(cls._adapters) if key not in live_adapters]
-        for key in [key for key in cls._caches if key not in live_caches]:
-            del cls._caches[key]
-        for key in list(cls._key_locks):
-            owner = key[1] if isinstance(key, tuple) and len(key) == 3 and key[0] == "override" else None
-            if owner in evicted or (key not in live_adapters and key not in live_caches and owner is None):
-                del cls._key_locks[key]
+        for cache_key in [cache_key for cache_key in cls._caches if cache_key not in live_caches]:
+            del cls._caches[cache_key]
+        for lock_key in list(cls._key_locks):
+            if isinstance(lock_key, tuple) and len(lock_key) == 3 and lock_key[0] == "override":
+                forget = lock_key[1] in evicted  # ("override", id(pool), storage name)
+            else:
+                forget = lock_key not in live_adapters and lock_key not in live_caches
+            if forget:
+                del cls._key_locks[lock_key]
         if unused:
             logger.info("storage pool: %d storage(s) of forgotten revisions disconnected", len(unused))
         return unused
