@@ -83,6 +83,12 @@ def is_default_list(request: HttpRequest) -> bool:
     return request.GET.get(RunKindFilter.parameter_name, TOP_LEVEL) == TOP_LEVEL
 
 
+def shows_top_level_only(request: HttpRequest) -> bool:
+    """The list shows top-level runs only: ``?kind=top``, or no kind and no search."""
+    kind = request.GET.get(RunKindFilter.parameter_name)
+    return kind == TOP_LEVEL or (not kind and not is_searching(request))
+
+
 def is_searching(request: HttpRequest) -> bool:
     """The list is searched (``?q=``): a pasted run id must find a sub-flow run too."""
     return bool(str(request.GET.get("q", "")).strip())

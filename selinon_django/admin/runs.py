@@ -29,8 +29,10 @@ from selinon_django.admin.filters import (
     RunKindFilter,
     StartedBetweenFilter,
     is_default_list,
+    shows_top_level_only,
 )
 from selinon_django.admin.forms import StartFlowForm
+from selinon_django.admin.grid import GRID_RUNS, MAX_GRID_RUNS, build_grid
 from selinon_django.admin.nul_guard import NulGuardedAdmin
 from selinon_django.admin.paging import EstimatedCountPaginator
 from selinon_django.admin.runlist import RunChangeList, with_sortable_node_counts
@@ -39,6 +41,7 @@ from selinon_django.admin.runview import RunSnapshot, run_url, snapshot
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.graph import STATE_COLOURS
 from selinon_django.models import FLOW_FINISHED_STATUSES, ConfigRevision, FlowRun, FlowRunStatus, RunAction
+from selinon_django.payloads import PayloadError, parse_bounded_int
 from selinon_django.run_actions import Actor
 
 START_PERMISSION = "selinon_django.add_flowrun"
@@ -65,19 +68,20 @@ def status_badge(status: str) -> SafeString:
 
 @admin.register(FlowRun)
 class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
+    # Fits 1440 px with the admin's sidebar and the filters open (tests/browser measure it): the
+    # revision and the creator share the flow's cell, long texts wrap and are cut after 3 lines,
+    # and the parent column comes last and only when sub-flow runs are listed.
     list_display = (
         "short_id",
-        "flow_name",
+        "flow_text",
         "status_label",
-        "revision_number",
-        "parent_link",
-        "creator",
         "created_text",
         "duration_text",
         "node_total",
         "node_failed",
         "node_args_text",
         "first_error_text",
+        "parent_link",
     )
     list_filter = (FlowNameFilter, "status", RevisionFilter, RunKindFilter, StartedBetweenFilter)
     search_fields = ("id", "flow_name", "node_args")
@@ -158,13 +162,31 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
     def node_total(self, obj: Any) -> int:
         return int(obj.node_total)
 
-    @admin.display(description="failed nodes", ordering="node_failed")
+    @admin.display(description="failed", ordering="node_failed")
     def node_failed(self, obj: Any) -> int:
         return int(obj.node_failed)
 
     @admin.display(description="created", ordering="created_at")
-    def created_text(self, obj: FlowRun) -> str:
-        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M:%S")
+    def created_text(self, obj: FlowRun) -> SafeString:
+        moment = timezone.localtime(obj.created_at)
+        return format_html("{}<br>{}", moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S"))
+
+    @admin.display(description="flow", ordering="flow_name")
+    def flow_text(self, obj: FlowRun) -> SafeString:
+        creator = f" · by {obj.created_by.get_username()}" if obj.created_by is not None else ""
+        return format_html(
+            '<span class="selinon-cell-wrap">{}</span><br><span class="selinon-muted">rev {}{}</span>',
+            obj.flow_name,
+            obj.revision.number,
+            creator,
+        )
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        """Without the parent column while only top-level runs are listed (it would say "—" on every row)."""
+        columns = list(super().get_list_display(request))
+        if shows_top_level_only(request):
+            columns.remove("parent_link")
+        return columns
 
     @admin.display(description="node_args")
     def node_args_text(self, obj: FlowRun) -> SafeString:
@@ -212,6 +234,9 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
             **(extra_context or {}),
             "can_start": self.can_start(request),
             "start_url": reverse("admin:selinon_django_flowrun_start"),
+            "grid_url": reverse("admin:selinon_django_flowrun_grid"),
+            "dashboard_url": reverse("admin:selinon_django_rundashboard_changelist"),
+            "grid_flow": request.GET.get("flow", ""),
         }
         return super().changelist_view(request, context)
 
@@ -221,6 +246,7 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("start/", view(self.start_view), name="selinon_django_flowrun_start"),
+            path("grid/", view(self.grid_view), name="selinon_django_flowrun_grid"),
             path("<path:object_id>/live/", view(self.live_view), name="selinon_django_flowrun_live"),
             path("<path:object_id>/instances/", view(self.instances_view), name="selinon_django_flowrun_instances"),
             path("<path:object_id>/search/", view(self.search_view), name="selinon_django_flowrun_search"),
@@ -318,6 +344,30 @@ class FlowRunAdmin(NulGuardedAdmin, admin.ModelAdmin):
                                    offset=runinstances.parse_int(request.GET.get("offset"), 0)) if term.strip() else \
             runinstances.InstancePage([], 0, 0, runinstances.PAGE)
         return HttpResponse(runpage.instances_html(request, run, page, view="search", query=query, now=timezone.now()))
+
+    # --- the grid of one flow (runs x nodes) ---
+
+    def grid_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        revision = ConfigRevision.objects.current()
+        flow_names = sorted(revision.flows.values_list("name", flat=True)) if revision is not None else []
+        flow_name = str(request.GET.get("flow") or (flow_names[0] if flow_names else ""))[:255]
+        try:
+            limit = parse_bounded_int(str(request.GET.get("runs", GRID_RUNS)), minimum=1, maximum=MAX_GRID_RUNS)
+        except PayloadError:
+            limit = GRID_RUNS
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Grid: {flow_name}" if flow_name else "Grid",
+            "grid": build_grid(flow_name, limit) if flow_name else None,
+            "flow_names": flow_names if flow_name in flow_names or not flow_name else [*flow_names, flow_name],
+            "flow_name": flow_name,
+            "limit": limit,
+            "colours": STATE_COLOURS,
+        }
+        return TemplateResponse(request, "admin/selinon_django/flowrun/grid.html", context)
 
     # --- actions ---
 

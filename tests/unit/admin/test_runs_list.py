@@ -48,7 +48,7 @@ def test_top_level_runs_by_default_and_sub_flows_one_click_away(revision: Config
 def test_columns_show_seconds_node_args_and_the_first_error(revision: ConfigRevision, make_client: Any) -> None:
     client = make_client("viewer", "view_flowrun")
     run = make_run(revision, status="failed", nodes=0, node_args={"name": "django", "version": "5.2"})
-    created = timezone.localtime(run.created_at).strftime("%Y-%m-%d %H:%M:%S")
+    created = timezone.localtime(run.created_at).strftime("%Y-%m-%d<br>%H:%M:%S")
     now = timezone.now()
     NodeRun.objects.bulk_create([
         NodeRun(id=str(uuid.uuid4()), flow_run=run, name="Late", status="failed", exception="late: second",
