@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",  # the REST API's filter forms in the browsable API
     "selinon_django",
     "demo_project",
 ]

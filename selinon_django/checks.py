@@ -22,6 +22,7 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - W005-W008 the deployment around the app (result backend, connection reuse, SQLite locking, DEBUG):
   see :mod:`selinon_django.deployment_checks`
 - W009 ``drf_spectacular_sidecar`` is not installed: the API's Swagger UI and Redoc pages would be blank
+- W010 ``django_filters`` is not installed: the browsable API's list pages fail (their filter forms are its templates)
 """
 
 from __future__ import annotations
@@ -304,6 +305,7 @@ def check_environment(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
             )
     messages.extend(_check_celery_release())
     messages.extend(_check_docs_assets())
+    messages.extend(_check_filter_forms())
     return messages
 
 
@@ -322,6 +324,26 @@ def _check_docs_assets() -> list[checks.CheckMessage]:
             "(selinon_django.urls) would be blank, their scripts are its static files.",
             hint=f"Add {SIDECAR_APP!r} to INSTALLED_APPS (the drf-spectacular-sidecar package is a dependency).",
             id="selinon_django.W009",
+        )
+    ]
+
+
+#: the app whose templates are the REST API's filter forms (DjangoFilterBackend.to_html)
+FILTERS_APP = "django_filters"
+
+
+def _check_filter_forms() -> list[checks.CheckMessage]:
+    """The API's lists filter through django-filter, whose backend renders the browsable API's
+    filter form from a template of the ``django_filters`` app: without the app a list opened in a
+    browser is a 500 (TemplateDoesNotExist), while JSON clients notice nothing."""
+    if apps.is_installed(FILTERS_APP):
+        return []
+    return [
+        checks.Warning(
+            f"{FILTERS_APP!r} is not in INSTALLED_APPS: the browsable API's list pages (selinon_django.urls) "
+            "fail, their filter forms are its templates.",
+            hint=f"Add {FILTERS_APP!r} to INSTALLED_APPS (the django-filter package is a dependency).",
+            id="selinon_django.W010",
         )
     ]
 

@@ -1,83 +1,126 @@
-"""Query-string filters of the run list (a small backend: django-filter is not a dependency).
+"""Query-string filters of the API's lists, as django-filter FilterSets.
 
-The parameters are validated with a serializer, so ``?created_after=yesterday`` is a 400 with
-a field error rather than a silently ignored filter, and they are described in the schema.
+django-filter validates each parameter with a form field, so ``?created_after=yesterday`` is a
+400 naming the parameter rather than a silently ignored filter, and drf-spectacular describes
+the parameters in the OpenAPI schema from the FilterSet (``DjangoFilterBackend``). An empty
+value (``?flow=``, what the browsable API's filter form sends for a field left blank) filters
+nothing.
+
+The few building blocks below exist because django-filter's defaults are lenient where this
+API is strict: its boolean widget reads ``?top_level=perhaps`` as "no filter", its number filter
+accepts decimals of any size, and its query-array widget splits ``a,b`` only outside a Django
+``QueryDict``.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-from rest_framework import serializers
-from rest_framework.filters import BaseFilterBackend
-from rest_framework.request import Request
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.datastructures import MultiValueDict
+from django_filters import rest_framework as filters
+from django_filters.widgets import BooleanWidget
+from drf_spectacular.utils import extend_schema_field
 
-from selinon_django.models import FlowRunStatus
+from selinon_django.models import FlowRun, FlowRunStatus
 
-
-class _StatusList(serializers.Field):
-    """``status=failed,revoked`` (or the parameter repeated) as a list of known statuses."""
-
-    def to_internal_value(self, data: Any) -> list[str]:
-        values = data if isinstance(data, list) else [data]
-        statuses = [part.strip() for value in values for part in str(value).split(",") if part.strip()]
-        unknown = sorted(set(statuses) - set(FlowRunStatus.values))
-        if unknown:
-            raise serializers.ValidationError(
-                f"unknown status {', '.join(unknown)} (one of: {', '.join(FlowRunStatus.values)})"
-            )
-        return statuses
+#: the largest value of the integer columns on every backend (PostgreSQL's integer is 32-bit)
+MAX_INT = 2**31 - 1
 
 
-class RunFilterParameters(serializers.Serializer[dict[str, Any]]):
-    flow = serializers.CharField(required=False, max_length=255)
-    status = _StatusList(required=False)
-    revision = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
-    # DRF pops declared fields off the class, so this does not shadow Field.parent at run time
-    parent = serializers.CharField(required=False, max_length=255)  # type: ignore[assignment]
-    top_level = serializers.BooleanField(required=False, allow_null=True, default=None)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-    started_after = serializers.DateTimeField(required=False)
-    started_before = serializers.DateTimeField(required=False)
+class IntegerFilter(filters.NumberFilter):
+    """A whole number (django-filter's NumberFilter takes any decimal): ``?revision=1.5`` or a
+    5,000-digit number is a 400, and the schema says ``integer``. Pass ``min_value``/``max_value``
+    to bound it (to the column's range, so a value never reaches the database as an overflow)."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # the schema states the bounds (drf-spectacular reads neither them nor the field class)
+        schema: dict[str, Any] = {"type": "integer"}
+        for keyword, bound in (("minimum", "min_value"), ("maximum", "max_value")):
+            if self.extra.get(bound) is not None:
+                schema[keyword] = self.extra[bound]
+        schema["description"] = self.extra.get("help_text", "")
+        extend_schema_field(schema)(self)
 
 
-#: parameter -> (queryset lookup, schema type, description)
-_PARAMETERS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "flow": ("flow_name", {"type": "string"}, "Runs of this flow."),
-    "status": (
-        "status__in",
-        {"type": "string"},
-        f"Comma-separated statuses ({', '.join(FlowRunStatus.values)}).",
-    ),
-    "revision": ("revision__number", {"type": "integer", "minimum": 1}, "Runs pinned to this configuration revision."),
-    "parent": ("parent_run_id", {"type": "string"}, "Sub-flow runs started by this run."),
-    "top_level": ("parent_run__isnull", {"type": "boolean"}, "true: runs started by a user; false: sub-flows."),
-    "created_after": ("created_at__gte", {"type": "string", "format": "date-time"}, "Created at or after (ISO 8601)."),
-    "created_before": ("created_at__lt", {"type": "string", "format": "date-time"}, "Created before (ISO 8601)."),
-    "started_after": ("started_at__gte", {"type": "string", "format": "date-time"}, "Started at or after (ISO 8601)."),
-    "started_before": ("started_at__lt", {"type": "string", "format": "date-time"}, "Started before (ISO 8601)."),
-}
+class StrictBooleanField(forms.Field):
+    """``true``/``false`` (also ``1``/``0``, ``yes``/``no``, ``on``/``off``, any case); empty for no
+    filter; anything else is a field error."""
+
+    TRUE = frozenset({"true", "1", "yes", "on"})
+    FALSE = frozenset({"false", "0", "no", "off"})
+
+    def to_python(self, value: Any) -> bool | None:
+        if value in self.empty_values:
+            return None
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise ValidationError("Must be true or false.", code="invalid")
 
 
-class RunFilterBackend(BaseFilterBackend):
-    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
-        raw: dict[str, Any] = {}
-        for name in _PARAMETERS:
-            if name in request.query_params:
-                values = request.query_params.getlist(name)
-                raw[name] = values if name == "status" else values[-1]
-        params = RunFilterParameters(data=raw)
-        params.is_valid(raise_exception=True)
-        lookups = {
-            _PARAMETERS[name][0]: value
-            for name, value in params.validated_data.items()
-            if value is not None and name in raw
-        }
-        return queryset.filter(**lookups)
+class _RawBooleanWidget(BooleanWidget):
+    """The browsable API's yes/no select, handing the field the raw text to judge."""
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [
-            {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
-            for name, (_, schema, description) in _PARAMETERS.items()
-        ]
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.get(name)
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", _RawBooleanWidget)
+        super().__init__(*args, **kwargs)
+
+
+class CommaSeparatedWidget(forms.SelectMultiple):
+    """Several values as ``?status=failed,revoked``, the parameter repeated, or both."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> list[str]:
+        values = data.getlist(name) if isinstance(data, MultiValueDict) else [data.get(name) or ""]
+        parts = (part.strip() for value in values for part in str(value).split(","))
+        return list(dict.fromkeys(part for part in parts if part))
+
+
+def status_filter(choices: Any, help_text: str) -> filters.MultipleChoiceFilter:
+    """Rows in any of the listed statuses (an unknown status is a 400 naming the parameter)."""
+    # distinct=False: a status is a column of the row itself, so no join can repeat a row, and a
+    # DISTINCT over a page of runs would be a sort of the whole filtered table
+    return filters.MultipleChoiceFilter(choices=choices, widget=CommaSeparatedWidget, distinct=False,
+                                        help_text=help_text)
+
+
+class RunFilterSet(filters.FilterSet):
+    """``GET /api/runs/``: runs by flow, status, revision, parent, kind and time."""
+
+    flow = filters.CharFilter(field_name="flow_name", max_length=255, help_text="Runs of this flow.")
+    status = status_filter(
+        FlowRunStatus.choices,
+        "Runs in any of these statuses (comma-separated, or the parameter repeated).",
+    )
+    revision = IntegerFilter(field_name="revision__number", min_value=1, max_value=MAX_INT,
+                             help_text="Runs pinned to this configuration revision.")
+    parent = filters.CharFilter(field_name="parent_run", max_length=255,
+                                help_text="Sub-flow runs started by this run.")
+    top_level = StrictBooleanFilter(field_name="parent_run", lookup_expr="isnull",
+                                    help_text="true: runs started by a user; false: sub-flows.")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte",
+                                              help_text="Created at or after (ISO 8601).")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt",
+                                               help_text="Created before (ISO 8601).")
+    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte",
+                                              help_text="Started at or after (ISO 8601).")
+    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt",
+                                               help_text="Started before (ISO 8601).")
+
+    class Meta:
+        model = FlowRun
+        fields: list[str] = []

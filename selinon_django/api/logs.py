@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from selinon_django.api.filters import IntegerFilter
 from selinon_django.api.permissions import VIEW_RUNS, restrict_runs
 from selinon_django.api.views import SelinonAPIView
 from selinon_django.models import NodeRun, NodeRunLog
@@ -44,16 +46,25 @@ class NodeRunLogSerializer(serializers.ModelSerializer[NodeRunLog]):
         return [dict(LogLineSerializer(line.as_dict()).data) for line in batch.entries()]
 
 
-AFTER_PARAMETER = OpenApiParameter(
-    "after", OpenApiTypes.INT, OpenApiParameter.QUERY,
-    description="Only batches with a larger id (the id of the last batch you read).",
-)
+class NodeRunLogFilterSet(filters.FilterSet):
+    """``?after=<batch id>``: what was written since the batch a client read last."""
+
+    after = IntegerFilter(field_name="id", lookup_expr="gt", min_value=0, max_value=2**63 - 1,
+                          help_text="Only batches with a larger id (the id of the last batch you read).")
+
+    class Meta:
+        model = NodeRunLog
+        fields: list[str] = []
 
 
 class NodeRunLogViewSet(SelinonAPIView):
     """The log of one node run."""
 
     serializer_class = NodeRunLogSerializer
+    #: the model the schema's filters are described from (the rows come from get_queryset)
+    queryset = NodeRunLog.objects.none()
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = NodeRunLogFilterSet
     action_permissions = {"default": (VIEW_RUNS,)}
 
     def get_queryset(self) -> QuerySet[NodeRunLog]:
@@ -63,14 +74,7 @@ class NodeRunLogViewSet(SelinonAPIView):
             raise NotFound(f"No node run {node_id}.")
         return NodeRunLog.objects.filter(node_run_id=node_id).order_by("id")
 
-    @extend_schema(summary="What the node run's task logged, oldest first (batches of lines)",
-                   parameters=[AFTER_PARAMETER])
+    @extend_schema(summary="What the node run's task logged, oldest first (batches of lines)")
     def list(self, request: Request, node_run_id: str) -> Response:
-        batches = self.get_queryset()
-        after = request.query_params.get("after")
-        if after is not None:
-            if not (after.isascii() and after.isdigit()) or int(after) > 2**63 - 1:
-                raise ValidationError({"after": ["A batch id (a whole number) is expected."]})
-            batches = batches.filter(id__gt=int(after))
-        page = self.paginate_queryset(batches)
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)

@@ -14,12 +14,14 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers
-from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from selinon_django.api.filters import MAX_INT, IntegerFilter
 from selinon_django.api.permissions import VIEW_MIGRATIONS
 from selinon_django.api.views import SelinonAPIView
 from selinon_django.config.model import thaw
@@ -28,10 +30,6 @@ from selinon_django.models import FlowMigrationRecord
 from selinon_django.models.migrations import link_by_hash, revisions_by_hash
 from selinon_django.payloads import PayloadError, parse_bounded_int
 from selinon_django.runtime.migrating import policy_for
-
-#: the largest value of the integer columns on every backend (PostgreSQL's integer is 32-bit)
-MAX_INT = 2**31 - 1
-
 
 # --- linking by content hash -------------------------------------------------------------------
 
@@ -173,21 +171,6 @@ class MigrationDetailSerializer(MigrationSerializer):
 # --- filters -----------------------------------------------------------------------------------
 
 
-class MigrationFilterParameters(serializers.Serializer[dict[str, Any]]):
-    flow = serializers.CharField(required=False, max_length=255)
-    from_revision = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
-    to_revision = serializers.IntegerField(required=False, min_value=1, max_value=MAX_INT)
-
-
-_PARAMETERS: dict[str, tuple[dict[str, Any], str]] = {
-    "flow": ({"type": "string"}, "Migrations that change this flow."),
-    "from_revision": ({"type": "integer", "minimum": 1, "maximum": MAX_INT},
-                      "Migrations from this revision number (linked by key or by content hash)."),
-    "to_revision": ({"type": "integer", "minimum": 1, "maximum": MAX_INT},
-                    "Migrations to this revision number (linked by key or by content hash)."),
-}
-
-
 def _revision_q(side: str, number: int) -> Q:
     """Rows whose ``side`` revision is ``number``: by key, or by content hash as the runtime links
     it (a row naming no revision is checked against the linking rule, not any revision's hash)."""
@@ -204,27 +187,28 @@ def _revision_q(side: str, number: int) -> Q:
     return Q(**{f"{side}_revision__number": number}) | Q(version__in=versions)
 
 
-class MigrationFilterBackend(BaseFilterBackend):
-    """``?flow=``, ``?from_revision=``, ``?to_revision=``, validated (a bad value is a 400)."""
+class MigrationFilterSet(filters.FilterSet):
+    """``?flow=``, ``?from_revision=``, ``?to_revision=`` (a bad value is a 400 naming it)."""
 
-    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: Any) -> QuerySet[Any]:
-        raw = {name: request.query_params.getlist(name)[-1] for name in _PARAMETERS if name in request.query_params}
-        params = MigrationFilterParameters(data=raw)
-        params.is_valid(raise_exception=True)
-        values = params.validated_data
-        if "flow" in values:
-            queryset = queryset.filter(content__migration__has_key=values["flow"])
-        if "from_revision" in values:
-            queryset = queryset.filter(_revision_q("from", values["from_revision"]))
-        if "to_revision" in values:
-            queryset = queryset.filter(_revision_q("to", values["to_revision"]))
-        return queryset
+    flow = filters.CharFilter(method="filter_flow", max_length=255, help_text="Migrations that change this flow.")
+    from_revision = IntegerFilter(
+        method="filter_revision", min_value=1, max_value=MAX_INT,
+        help_text="Migrations from this revision number (linked by key or by content hash).",
+    )
+    to_revision = IntegerFilter(
+        method="filter_revision", min_value=1, max_value=MAX_INT,
+        help_text="Migrations to this revision number (linked by key or by content hash).",
+    )
 
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [
-            {"name": name, "required": False, "in": "query", "description": description, "schema": schema}
-            for name, (schema, description) in _PARAMETERS.items()
-        ]
+    class Meta:
+        model = FlowMigrationRecord
+        fields: list[str] = []
+
+    def filter_flow(self, queryset: QuerySet[FlowMigrationRecord], name: str, value: str) -> QuerySet[Any]:
+        return queryset.filter(content__migration__has_key=value)
+
+    def filter_revision(self, queryset: QuerySet[FlowMigrationRecord], name: str, value: int) -> QuerySet[Any]:
+        return queryset.filter(_revision_q(name.removesuffix("_revision"), value))
 
 
 # --- the viewset -------------------------------------------------------------------------------
@@ -245,7 +229,8 @@ class MigrationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Selinon
     lookup_field = "version"
     lookup_value_regex = "[0-9]+"
     serializer_class = MigrationSerializer
-    filter_backends = (MigrationFilterBackend,)
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = MigrationFilterSet
     action_permissions = {"default": (VIEW_MIGRATIONS,)}
 
     def get_queryset(self) -> QuerySet[FlowMigrationRecord]:

@@ -13,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -26,7 +27,7 @@ from rest_framework.response import Response
 from selinon_django import run_actions
 from selinon_django.api.authentication import AUTHENTICATION
 from selinon_django.api.diff import revision_diff
-from selinon_django.api.filters import RunFilterBackend
+from selinon_django.api.filters import RunFilterSet
 from selinon_django.api.pagination import SelinonPagination
 from selinon_django.api.parsers import BoundedJSONParser, RequestTooLarge
 from selinon_django.api.permissions import (
@@ -356,7 +357,8 @@ def _node_urls(report: dict[str, Any], request: Request) -> dict[str, Any]:
 class RunViewSet(mixins.ListModelMixin, SelinonAPIView):
     lookup_value_regex = "[^/]+"
     serializer_class = RunSerializer
-    filter_backends = (RunFilterBackend, OrderingFilter)
+    filter_backends = (DjangoFilterBackend, OrderingFilter)
+    filterset_class = RunFilterSet
     ordering_fields = ("created_at", "started_at", "finished_at")
     ordering = ("-created_at",)
     throttle_scope = RUNS_SCOPE

@@ -8,7 +8,7 @@ Mount ``router.urls`` (or ``urlpatterns``) under the project's API prefix:
 - ``POST trigger-sessions/{key}/fire/`` with ``{"trigger": name, "kwargs": {...}}``: fires it
   (the session is created on first use); answers 201 with the tasks it scheduled, 400 with
   the reason for bad input;
-- ``GET trigger-task-instances/?session=KEY&status=S&name=N`` (paginated).
+- ``GET trigger-task-instances/?session=KEY&status=S&name=N`` (paginated; ``status=S1,S2`` for several).
 
 The viewsets are the API's own kind (:class:`~selinon_django.api.views.SelinonAPIView`): the
 same authentication, JSON parser with its size and nesting limits, NUL refusal and pagination.
@@ -24,7 +24,9 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -32,11 +34,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import DefaultRouter
 
+from selinon_django.api.filters import status_filter
 from selinon_django.api.permissions import FIRE_TRIGGERS, START_RUNS, VIEW_TRIGGERS
 from selinon_django.api.throttling import RUNS_SCOPE, RunStartThrottle
 from selinon_django.api.views import SelinonAPIView
 from selinon_django.conf import selinon_settings
-from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance
+from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance, TriggerTaskStatus
 from selinon_django.triggers.manager import TriggerKwargsError, fire, flows_started_by
 from selinon_django.triggers.specs import TriggerConfigurationError
 
@@ -165,33 +168,37 @@ class TriggerSessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Se
         return Response(FiredSerializer(body).data, status=status.HTTP_201_CREATED)
 
 
+class TriggerTaskInstanceFilterSet(filters.FilterSet):
+    """``?session=KEY&status=S&name=N`` (an unknown status is a 400 naming it)."""
+
+    session = filters.CharFilter(field_name="session__key", max_length=255,
+                                 help_text="Instances of this session (its key).")
+    status = status_filter(TriggerTaskStatus.choices, "Instances in any of these statuses (comma-separated, "
+                                                      "or the parameter repeated).")
+    name = filters.CharFilter(max_length=255, help_text="Instances of this trigger task.")
+
+    class Meta:
+        model = TriggerTaskInstance
+        fields: list[str] = []
+
+
 @extend_schema_view(
-    list=extend_schema(
-        summary="List trigger-task instances, newest first",
-        parameters=[
-            OpenApiParameter("session", str, description="Instances of this session (its key)."),
-            OpenApiParameter("status", str, description="Instances in this status."),
-            OpenApiParameter("name", str, description="Instances of this trigger task."),
-        ],
-    ),
+    list=extend_schema(summary="List trigger-task instances, newest first"),
     retrieve=extend_schema(summary="A trigger-task instance"),
 )
 class TriggerTaskInstanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, SelinonAPIView):
     serializer_class = TriggerTaskInstanceSerializer
+    filter_backends = (DjangoFilterBackend,)
+    filterset_class = TriggerTaskInstanceFilterSet
     action_permissions = {"default": (VIEW_TRIGGERS,)}
 
     def get_queryset(self) -> QuerySet[TriggerTaskInstance]:
-        queryset = TriggerTaskInstance.objects.select_related("session").order_by("-created_at", "-pk")
+        return TriggerTaskInstance.objects.select_related("session").order_by("-created_at", "-pk")
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         if self.action != "list":  # filters describe the list; a detail is looked up by id alone
             return queryset
-        params = self.request.query_params
-        if params.get("session"):
-            queryset = queryset.filter(session__key=params["session"])
-        if params.get("status"):
-            queryset = queryset.filter(status=params["status"])
-        if params.get("name"):
-            queryset = queryset.filter(name=params["name"])
-        return queryset
+        return super().filter_queryset(queryset)
 
 
 router = DefaultRouter()

@@ -13,6 +13,8 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from selinon_django.api.schema import COMMITTED_SCHEMA, REGENERATE_COMMAND
+from selinon_django.models import FlowRunStatus
+from selinon_django.models.triggers import TriggerTaskStatus
 
 
 def test_committed_schema_matches_the_generated_one(tmp_path: Path) -> None:
@@ -41,6 +43,7 @@ def test_committed_schema_describes_every_endpoint() -> None:
         "/api/revisions/", "/api/revisions/{number}/", "/api/revisions/{number}/diff/",
         "/api/runs/", "/api/runs/{id}/", "/api/runs/{id}/cancel/", "/api/runs/{id}/retry/",
         "/api/runs/{id}/trace/", "/api/runs/{id}/graph/", "/api/node-runs/{id}/",
+        "/api/node-runs/{node_run_id}/logs/",
         "/api/migrations/", "/api/migrations/{version}/",
         "/api/trigger-sessions/", "/api/trigger-sessions/{key}/", "/api/trigger-sessions/{key}/fire/",
         "/api/trigger-task-instances/", "/api/trigger-task-instances/{id}/",
@@ -51,6 +54,17 @@ def test_committed_schema_describes_every_endpoint() -> None:
             "started_after", "started_before", "page", "page_size", "ordering"} <= run_list
     migration_list = {p["name"] for p in schema["paths"]["/api/migrations/"]["get"]["parameters"]}
     assert migration_list == {"flow", "from_revision", "to_revision", "page", "page_size"}
+    # described from the FilterSets: the types and bounds a value is checked against
+    runs = {p["name"]: p for p in schema["paths"]["/api/runs/"]["get"]["parameters"]}
+    assert runs["status"]["schema"]["type"] == "array" and runs["status"]["explode"] is True
+    assert set(runs["status"]["schema"]["items"]["enum"]) == set(FlowRunStatus.values)
+    assert runs["revision"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    assert runs["top_level"]["schema"] == {"type": "boolean"}
+    assert runs["created_after"]["schema"] == {"type": "string", "format": "date-time"}
+    instances = {p["name"]: p for p in schema["paths"]["/api/trigger-task-instances/"]["get"]["parameters"]}
+    assert set(instances["status"]["schema"]["items"]["enum"]) == set(TriggerTaskStatus.values)
+    logs = {p["name"]: p for p in schema["paths"]["/api/node-runs/{node_run_id}/logs/"]["get"]["parameters"]}
+    assert logs["after"]["schema"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
     created = schema["paths"]["/api/runs/"]["post"]["responses"]
     assert "201" in created and "400" in created
 
