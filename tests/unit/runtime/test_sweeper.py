@@ -174,3 +174,19 @@ def test_a_worker_is_gone_once_its_lock_stayed_free_for_the_grace() -> None:
     assert silence.gone({"dead@h"}, set(), start + timedelta(seconds=8), grace) == set()
     # a sighting from long ago says nothing about now
     assert silence.gone({"dead@h"}, set(), start + timedelta(seconds=60), grace) == set()
+
+
+def test_the_sweep_command_asks_the_broker(run: FlowRun, enqueued: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from selinon_django.management.commands import selinon_outbox_sweep
+
+    sent_node(run, sent=1)  # too fresh to resend by time
+    monkeypatch.setattr(selinon_outbox_sweep, "BrokerProbe", lambda: FakeProbe(lost=True))
+    out = StringIO()
+    call_command("selinon_outbox_sweep", stdout=out)
+    assert out.getvalue().strip() == ("outbox: 0, wake-ups: 0, task messages: 1, trigger tasks: 0 "
+                                      "(the broker had lost its data)")
+    assert [m.options["task_id"] for m in sent(enqueued, NODE_TASK)] == ["n1"]
