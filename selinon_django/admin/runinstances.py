@@ -79,7 +79,7 @@ def label(nodes: list[NodeRun], run: FlowRun, name: str) -> None:
     the instances' arguments differ, else their place in creation order (``#3``)."""
     group = NodeRun.objects.filter(flow_run=run, name=name)
     differ = len(group.annotate(args=Cast("node_args", TextField())).values_list("args", flat=True)
-                 .distinct()[:2]) > 1
+                 .order_by().distinct()[:2]) > 1
     positions: dict[str, int] = {}
     if not differ:
         ids = group.order_by("created_at", "id").values_list("id", flat=True)

@@ -86,6 +86,8 @@ def test_instances_come_a_page_at_a_time_labelled_with_their_item_and_sorted(
     same_args = foreach_run(revision, 4, items=False)
     labels = viewer.get(f"{RUNS}{same_args.pk}/change/").content.decode()
     assert "#4" in labels  # tasks never see their item: their place among the instances
+    listed = viewer.get(f"{RUNS}{same_args.pk}/instances/", {"name": "analyze_file", "view": "timeline"})
+    assert ">#1</a>" in listed.content.decode() and '"x": 1' not in listed.content.decode()
 
 
 def test_search_finds_node_runs_by_item_error_status_and_id(revision: ConfigRevision, viewer: Client) -> None:
