@@ -55,7 +55,7 @@ def page_context(snap: RunSnapshot, actions: list[tuple[str, str]]) -> dict[str,
         "result_json": pretty_json(run.result),
         "history": snap.history,
         "timeline": snap.timeline,
-        "cursor": format_cursor(snap.cursor, snap.trace_last_id),
+        "cursor": format_cursor(snap.cursor, snap.trace_cursor),
         "node_count": snap.node_count,
     }
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet, TextField
+from django.db.models import Count, Max, QuerySet, TextField
 from django.db.models.functions import Cast, Left
 from django.urls import reverse
 from django.utils import timezone
@@ -84,6 +84,8 @@ class RunSnapshot:
     #: {node name: position in the flow} (graph ids, anchors)
     order: dict[str, int] = field(default_factory=dict)
     trace_total: int = 0
+    #: the newest trace event id the page knows of (the live view sends newer ones)
+    trace_cursor: int = 0
     #: the live view's cursor: node rows stamped before it are on this page
     cursor: datetime | None = None
 
@@ -94,10 +96,6 @@ class RunSnapshot:
     @property
     def child_chips(self) -> list[FlowRun]:
         return list(self.children.values())[:MAX_CHILD_CHIPS]
-
-    @property
-    def trace_last_id(self) -> int:
-        return self.trace[-1].pk if self.trace else 0
 
     def node_states(self) -> dict[str, str]:
         states = {group.name: group.status for group in self.groups}
@@ -234,9 +232,11 @@ def snapshot(run: FlowRun) -> RunSnapshot:
     nodes = list(light_nodes(NodeRun.objects.filter(flow_run=run)).order_by("created_at", "id"))
     children = load_children(run)
     trace = list(TraceEventRecord.objects.filter(flow_run=run).order_by("created_at", "id")[:MAX_TRACE_EVENTS])
-    trace_total = len(trace)
+    trace_total, trace_cursor = len(trace), (trace[-1].pk if trace else 0)
     if trace_total == MAX_TRACE_EVENTS:
-        trace_total = TraceEventRecord.objects.filter(flow_run=run).count()
+        # the page shows the first events only: the live view sends the ones recorded after now
+        totals = TraceEventRecord.objects.filter(flow_run=run).aggregate(total=Count("id"), last=Max("id"))
+        trace_total, trace_cursor = totals["total"], totals["last"]
     for event in trace:
         event.details_json = json.dumps(event.details, sort_keys=True, default=str)  # type: ignore[attr-defined]
     for child_run in children.values():
@@ -254,6 +254,7 @@ def snapshot(run: FlowRun) -> RunSnapshot:
         children=children,
         trace=trace,
         trace_total=trace_total,
+        trace_cursor=trace_cursor,
         history=history,
         timeline=timeline(run, groups, now=now),
         not_run=verdicts(run, groups),
