@@ -122,7 +122,7 @@ def test_a_big_run_page(page: Any, load_flows: Any, admin_user: Any) -> None:
     row = page.locator('details.selinon-timeline-group[data-node="VerifySignature"]')
     assert row.count() == 1 and "p95" in row.inner_text()
     assert "more node runs" not in page.content()
-    keep_for_docs(shot(page, "big-run"), "run-page.png")
+    keep_for_docs(shot(page, "big-run"), "run-big.png")
 
     # zoom and pan the graph; "fit" goes back
     page.click('button[data-zoom="in"]')
@@ -164,7 +164,7 @@ def test_a_big_run_page(page: Any, load_flows: Any, admin_user: Any) -> None:
     assert widths == sorted(widths, reverse=True), widths  # longest first, laid out on the run's span
     assert row.locator(".selinon-timeline-instance .selinon-timeline-label").first.inner_text().startswith("#")
     page.evaluate("document.getElementById('selinon-part-timeline').scrollIntoView()")
-    keep_for_docs(shot(page, "big-run-timeline"), "run-timeline.png")
+    keep_for_docs(shot(page, "big-run-timeline"), "run-big-timeline.png")
 
     # search within the run (and its sub-flow runs)
     page.fill("#selinon-search-q", "src/file3.py")
