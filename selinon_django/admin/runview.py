@@ -118,6 +118,8 @@ class RunSnapshot:
                 extra["tooltip"] = f"{name}: {group.counts_text}"
                 if len(group.runs) > 1:
                     extra["xlabel"] = f"x{len(group.runs)}: {group.counts_text}"
+                elif group.kind == NodeRun.Kind.FLOW:  # one sub-flow run: the node opens that run's page
+                    extra["URL"], extra["target"] = run_url(group.runs[0].id), "_top"
             attributes[name] = extra
         return attributes
 
