@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs on a fresh Debian machine, then the Python venv.
 #   bash scripts/bootstrap.sh          # runtime only (the demo): python venv
-#   bash scripts/bootstrap.sh --test   # + redis-server, postgresql, graphviz, chromium
+#   bash scripts/bootstrap.sh --test   # + redis-server, postgresql, rabbitmq-server, graphviz, chromium
 # It is idempotent and quick when everything is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ want_test=0
 [ "${1:-}" = "--test" ] && want_test=1
 
 debs=(graphviz)
-[ $want_test = 1 ] && debs+=(redis-server postgresql chromium fonts-dejavu-core)
+[ $want_test = 1 ] && debs+=(redis-server postgresql rabbitmq-server chromium fonts-dejavu-core)
 missing=()
 for pkg in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -23,6 +23,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   # The postgresql package starts a cluster on 5432; the tests run their own, so stop it.
   $SUDO service postgresql stop >/dev/null 2>&1 || true
+  # Likewise rabbitmq-server's node: scripts/services.sh starts one of its own.
+  $SUDO service rabbitmq-server stop >/dev/null 2>&1 || true
 fi
 
 PY=${PYTHON:-python3}

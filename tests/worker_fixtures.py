@@ -13,6 +13,13 @@ the tables after each test; messages left in the broker by a test then name runs
 exist, which the runtime must (and does) drop as harmless.
 
 Without PostgreSQL and Redis these tests fail; they never skip.
+
+The broker is Redis. A test decorated with :data:`ON_REDIS_AND_RABBITMQ` runs twice: on Redis,
+and on the RabbitMQ node of scripts/services.sh (``SELINON_TEST_AMQP_URL``). ``broker`` is a
+session fixture whose default (no parameter) is Redis, and that RabbitMQ variant is its only
+other value, so pytest groups the RabbitMQ runs together: the Redis workers stop, RabbitMQ
+workers serve the group, and Redis workers come back after it (one pool alive at a time, so no
+worker's sweeper resends another broker's messages). Only a handful of tests run on both.
 """
 from __future__ import annotations
 
@@ -25,9 +32,15 @@ from typing import Any
 import pytest
 
 from tests.integration.workers import (
+    RABBITMQ,
+    REDIS,
     REPO,
+    Broker,
+    ServicesMissing,
     WorkerPool,
+    rabbitmq_url,
     require_services,
+    use_broker,
     with_database_name,
     worker_environment,
 )
@@ -36,6 +49,10 @@ from tests.integration.workers import (
 DISPATCHER_QUEUES = ("selinon_dispatcher", "demo_dispatcher")
 TASK_QUEUES = ("selinon_tasks", "demo_tasks", "demo_security", "demo_io", "celery")
 FLOWS_DIR = Path(__file__).resolve().parent / "integration" / "flows"
+
+#: run a test on Redis and on RabbitMQ (None: the session's default broker, Redis, so the Redis
+#: run shares the workers of every other test)
+ON_REDIS_AND_RABBITMQ = pytest.mark.parametrize("broker", [None, RABBITMQ], ids=[REDIS, RABBITMQ], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -54,16 +71,37 @@ def celery_app(services: tuple[str, str]) -> Any:
 
 
 @pytest.fixture(scope="session")
+def broker(request: pytest.FixtureRequest, services: tuple[str, str], celery_app: Any) -> Iterator[Broker]:
+    """The broker of the workers and of this process: Redis, or RabbitMQ for a test parametrised
+    with :data:`ON_REDIS_AND_RABBITMQ` (this process publishes there while such tests run)."""
+    if getattr(request, "param", None) != RABBITMQ:
+        yield Broker(REDIS, services[1])
+        return
+    try:
+        url = rabbitmq_url()
+    except ServicesMissing as error:
+        pytest.fail(str(error), pytrace=False)
+    use_broker(celery_app, url)
+    with celery_app.connection_for_write() as connection:  # not connected: which transport it would use
+        assert connection.transport.driver_type == "amqp", connection.as_uri()
+    try:
+        yield Broker(RABBITMQ, url)
+    finally:
+        use_broker(celery_app, services[1])
+
+
+@pytest.fixture(scope="session")
 def worker_env(
-    services: tuple[str, str], django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+    services: tuple[str, str], broker: Broker, django_db_setup: None, django_db_blocker: Any,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of every worker: the pytest-django test database and the test broker."""
     from django.db import connection
 
-    database_url, broker_url = services
+    database_url, _ = services
     test_db = connection.settings_dict["NAME"]
     var_dir = tmp_path_factory.mktemp("worker-var")
-    return worker_environment(with_database_name(database_url, test_db), broker_url, var_dir)
+    return worker_environment(with_database_name(database_url, test_db), broker.url, var_dir)
 
 
 @pytest.fixture(scope="session")

@@ -7,10 +7,12 @@ from typing import Any
 import pytest
 
 from tests.integration.helpers import node_counts, wait_finished
+from tests.worker_fixtures import ON_REDIS_AND_RABBITMQ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@ON_REDIS_AND_RABBITMQ
 def test_chain_of_five(live_workers: Any, load_flows: Any) -> None:
     from celery.result import AsyncResult
 
@@ -52,6 +54,7 @@ def test_chain_of_five(live_workers: Any, load_flows: Any) -> None:
     assert all(chain[i].finished_at <= chain[i + 1].started_at for i in range(4))
 
 
+@ON_REDIS_AND_RABBITMQ
 def test_subflow_with_propagation(live_workers: Any, load_flows: Any) -> None:
     from selinon_django.models import FlowRun, NodeRun
     from selinon_django.runtime.api import run_flow
@@ -72,6 +75,7 @@ def test_subflow_with_propagation(live_workers: Any, load_flows: Any) -> None:
     assert stored.result_storage == "Results"
 
 
+@ON_REDIS_AND_RABBITMQ
 def test_foreach_fans_out_and_in(live_workers: Any, load_flows: Any) -> None:
     from selinon_django.runtime.api import run_flow
 

@@ -14,7 +14,8 @@ import pytest
 from tests.integration.conftest import DISPATCHER_QUEUES, TASK_QUEUES
 from tests.integration.helpers import node_counts, wait_finished
 from tests.integration.publish_twice import ANNOUNCEMENT
-from tests.integration.workers import restart_redis, terminate_database_connections, wait_until
+from tests.integration.workers import Broker, terminate_database_connections, wait_until
+from tests.worker_fixtures import ON_REDIS_AND_RABBITMQ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +61,7 @@ def test_hundred_flows_at_once(live_workers: Any, load_flows: Any) -> None:
     assert NodeRun.objects.filter(flow_run_id__in=ids, status="succeeded", attempts=1).count() == 500
 
 
+@ON_REDIS_AND_RABBITMQ
 def test_sigkill_of_the_worker_running_a_task(live_workers: Any, load_flows: Any) -> None:
     from selinon_django.models import NodeRun
     from selinon_django.runtime.api import run_flow
@@ -73,7 +75,8 @@ def test_sigkill_of_the_worker_running_a_task(live_workers: Any, load_flows: Any
     assert sleeping.carried_by == NodeRun.objects.get(flow_run_id=run_id, name="T1").pk
     task_worker.kill()  # the whole worker: main process and the child running Sleep
     live_workers.workers.remove(task_worker)
-    live_workers.start(TASK_QUEUES, concurrency=2)  # its message comes back after the visibility timeout
+    # its message comes back: on Redis after the visibility timeout, on RabbitMQ when the connection drops
+    live_workers.start(TASK_QUEUES, concurrency=2)
     run = wait_finished(run_id, timeout=90, workers=live_workers)
     assert run.status == "succeeded"
     # each node has exactly one row, and that row succeeded
@@ -120,9 +123,8 @@ def test_every_message_published_twice(workers: Any, load_flows: Any) -> None:
     assert set(tasks.values_list("attempts", flat=True)) == {1}
 
 
-def test_broker_restarted_mid_flow(
-    live_workers: Any, load_flows: Any, services: tuple[str, str], celery_app: Any
-) -> None:
+@ON_REDIS_AND_RABBITMQ
+def test_broker_restarted_mid_flow(live_workers: Any, load_flows: Any, broker: Broker, celery_app: Any) -> None:
     from selinon_django.models import FlowRun
     from selinon_django.runtime.api import run_flow
 
@@ -130,7 +132,7 @@ def test_broker_restarted_mid_flow(
     sleepy = run_flow("sleepy", {"sleep": 2})
     _wait_started(sleepy, "Sleep")
     ids = [run_flow("chain5", {"i": i}) for i in range(20)]
-    restart_redis(services[1], keep_data=True, app=celery_app)
+    broker.restart(keep_data=True, app=celery_app)
     ids.append(sleepy)
     wait_until(lambda: FlowRun.objects.filter(pk__in=ids, status="succeeded").count() == len(ids), timeout=120,
                message=lambda: f"flows after a broker restart:\n{live_workers.logs()}")
@@ -139,8 +141,9 @@ def test_broker_restarted_mid_flow(
     assert node_counts(sleepy) == Counter({("T1", "succeeded"): 1, ("Sleep", "succeeded"): 1, ("T2", "succeeded"): 1})
 
 
+@ON_REDIS_AND_RABBITMQ
 def test_broker_restarted_without_its_data(
-    live_workers: Any, load_flows: Any, services: tuple[str, str], celery_app: Any
+    live_workers: Any, load_flows: Any, broker: Broker, celery_app: Any
 ) -> None:
     """Every queued message is lost: the sweeper re-sends wake-ups and task messages."""
     from selinon_django.models import FlowRun
@@ -149,7 +152,7 @@ def test_broker_restarted_without_its_data(
     load_flows()
     live_workers.stop_all()  # messages pile up in the broker, then vanish with it
     ids = [run_flow("chain5", {"i": i}) for i in range(5)]
-    restart_redis(services[1], keep_data=False, app=celery_app)
+    broker.restart(keep_data=False, app=celery_app)
     live_workers.start(DISPATCHER_QUEUES, concurrency=1)
     live_workers.start(TASK_QUEUES, concurrency=2)
     wait_until(lambda: FlowRun.objects.filter(pk__in=ids, status="succeeded").count() == len(ids), timeout=120,
@@ -180,6 +183,7 @@ def test_database_connections_dropped_mid_flow(live_workers: Any, load_flows: An
         )
 
 
+@ON_REDIS_AND_RABBITMQ
 def test_cancel_a_running_flow(live_workers: Any, load_flows: Any) -> None:
     from celery.result import AsyncResult
 

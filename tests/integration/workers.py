@@ -1,4 +1,5 @@
-"""Real Celery worker processes, a real Redis and a real PostgreSQL for the integration tests.
+"""Real Celery worker processes, a real broker (Redis, or RabbitMQ for the tests parametrised
+with it) and a real PostgreSQL for the integration tests.
 
 Why subprocesses: the claims under test (late acknowledgement, requeue after SIGKILL, duplicate
 deliveries, a broker restart) are about what separate worker processes do with a real broker,
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -223,7 +225,8 @@ class WorkerPool:
 
 
 def worker_environment(database_url: str, broker_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a test worker: the test database, the broker, fast redelivery."""
+    """The environment of a test worker: the test database, the broker, fast redelivery (on
+    Redis; RabbitMQ hands a dead worker's messages out again as soon as its connection drops)."""
     env = dict(os.environ)
     env.update(
         {
@@ -232,7 +235,9 @@ def worker_environment(database_url: str, broker_url: str, var_dir: Path, **extr
             # persistent connections (health-checked) as in a deployment: a new PostgreSQL
             # connection per task would dominate the per-hop latency
             "DATABASE_CONN_MAX_AGE": "600",
-            "SELINON_BROKER_TRANSPORT_OPTIONS": json.dumps(TEST_TRANSPORT_OPTIONS),
+            "SELINON_BROKER_TRANSPORT_OPTIONS": json.dumps(
+                TEST_TRANSPORT_OPTIONS if broker_url.startswith("redis://") else {}
+            ),
             "SELINON_DJANGO_VAR_DIR": str(var_dir),
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p),
             "DJANGO_SETTINGS_MODULE": "demo_project.settings",
@@ -248,6 +253,53 @@ def worker_environment(database_url: str, broker_url: str, var_dir: Path, **extr
 
 
 # --- the broker ------------------------------------------------------------------------------
+
+
+#: the brokers a test can run on (``broker`` fixture): scripts/services.sh starts both
+REDIS, RABBITMQ = "redis", "rabbitmq"
+
+
+@dataclass(frozen=True)
+class Broker:
+    """The broker of a test session's workers and of the test process: its kind and URL."""
+
+    kind: str
+    url: str
+
+    def restart(self, *, keep_data: bool = True, down_for: Callable[[], Any] | None = None, app: Any = None) -> None:
+        """Stop the broker and start it again: see :func:`restart_redis` and :func:`restart_rabbitmq`."""
+        if self.kind == RABBITMQ:
+            restart_rabbitmq(keep_data=keep_data, down_for=down_for, app=app)
+        else:
+            restart_redis(self.url, keep_data=keep_data, down_for=down_for, app=app)
+
+
+def rabbitmq_url() -> str:
+    """The RabbitMQ node of scripts/services.sh, or fail: the RabbitMQ tests never skip."""
+    url = os.environ.get("SELINON_TEST_AMQP_URL", "")
+    if not url.startswith("amqp://"):
+        raise ServicesMissing(
+            "SELINON_TEST_AMQP_URL must name the RabbitMQ node of scripts/services.sh "
+            f"(got {url!r}): run the tests through scripts/test.sh, or `source scripts/services.sh start`"
+        )
+    return url
+
+
+def use_broker(app: Any, url: str) -> None:
+    """Point this process's Celery app at ``url``, dropping its pooled broker connections."""
+    # the read and write URLs: Celery's broker_url is the CELERY_BROKER_URL environment variable
+    # whenever that is set, whatever the configuration says
+    app.conf.broker_read_url = app.conf.broker_write_url = url
+    reset_connections(app)
+
+
+def reset_connections(app: Any) -> None:
+    """Drop this process's pooled broker connections: they point at a server that restarted."""
+    from kombu import pools
+
+    pools.reset()  # closes and forgets every pooled connection of this process
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def _redis_port(broker_url: str) -> int:
@@ -291,12 +343,33 @@ def restart_redis(
         timeout=20, message="redis to start",
     )
     if app is not None:
-        # this process's pooled broker connections point at the old server: new pools
-        from kombu import pools
+        reset_connections(app)
 
-        pools.reset()  # closes and forgets every pooled connection of this process
-        app._pool = None
-        app.amqp._producer_pool = None
+
+def _rabbitmq_dir() -> Path:
+    services_dir = os.environ.get("SERVICES_DIR")
+    if not services_dir or not (Path(services_dir) / "rabbitmq" / "start").exists():
+        raise ServicesMissing("no RabbitMQ node in $SERVICES_DIR: start the services with scripts/services.sh")
+    return Path(services_dir) / "rabbitmq"
+
+
+def restart_rabbitmq(*, keep_data: bool = True, down_for: Callable[[], Any] | None = None, app: Any = None) -> None:
+    """Stop the RabbitMQ node of scripts/services.sh (a clean shutdown) and start it again.
+
+    ``keep_data`` keeps its data directory: durable queues come back with their persistent
+    messages, as Celery declares and publishes them. Without it the node starts empty (its
+    queues, messages and the sweeper's marker gone), which the sweeper must make up for.
+    ``down_for`` runs while the broker is down.
+    """
+    node = _rabbitmq_dir()
+    subprocess.run([str(node / "stop")], check=True, timeout=60)
+    if not keep_data:
+        shutil.rmtree(node / "mnesia", ignore_errors=True)
+    if down_for is not None:
+        down_for()
+    subprocess.run([str(node / "start")], check=True, timeout=90)
+    if app is not None:
+        reset_connections(app)
 
 
 def terminate_database_connections(cursor: Any) -> int:
