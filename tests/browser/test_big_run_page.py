@@ -15,6 +15,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from selinon_django.models import FlowRun, NodeRun, RunAttempt
 from tests.browser.conftest import shot
 from tests.browser.test_admin_browser import DEMO_FLOWS, DEMO_NODES, keep_for_docs
 
@@ -33,8 +34,6 @@ def build_big_run(revision: Any, *, user: Any) -> tuple[Any, list[Any]]:
     """A running ``feature_foreach`` run: ListFiles, 5 ``analyze_file`` sub-flow runs (whose
     CountLines was skipped by its condition) and ``VerifySignature`` x1000 (most succeeded, some
     failed, some running or queued). Returns the run and its sub-flow runs."""
-    from selinon_django.models import FlowRun, NodeRun
-
     now = timezone.now()
     t0 = now - timedelta(seconds=30)
     run = FlowRun.objects.create(
@@ -67,7 +66,8 @@ def build_big_run(revision: Any, *, user: Any) -> tuple[Any, list[Any]]:
             NodeRun.objects.create(
                 id=node_id, flow_run=child, name=name, status="succeeded", node_args=child.node_args,
                 created_at=begin + timedelta(seconds=offset), sent_at=begin + timedelta(seconds=offset),
-                started_at=begin + timedelta(seconds=offset + 0.05), finished_at=begin + timedelta(seconds=offset + 0.7),
+                started_at=begin + timedelta(seconds=offset + 0.05),
+                finished_at=begin + timedelta(seconds=offset + 0.7),
                 attempts=1, worker="celery@worker-2", result={"kind": "test"},
             )
         FlowRun.objects.filter(pk=child.pk).update(
@@ -142,7 +142,7 @@ def test_a_big_run_page(page: Any, load_flows: Any, admin_user: Any) -> None:
     page.locator("#selinon-part-graph g.node", has_text="VerifySignature").locator("a").first.click()
     page.wait_for_selector('details.selinon-group[data-node="VerifySignature"][open] tr.selinon-instance')
     assert group.locator("tr.selinon-instance").count() == 50
-    assert f"1–50 of {VERIFY}" in group.inner_text()
+    assert f"1\u201350 of {VERIFY}" in group.inner_text()
     group.locator('a.selinon-filter[data-status="failed"]').click()
     page.wait_for_function(
         """(n) => document.querySelectorAll('details.selinon-group[data-node="VerifySignature"] tr.selinon-instance')
@@ -192,8 +192,6 @@ def test_a_big_run_page(page: Any, load_flows: Any, admin_user: Any) -> None:
 
 
 def test_live_updates_carry_only_what_changed(page: Any, load_flows: Any, admin_user: Any) -> None:
-    from selinon_django.models import FlowRun, NodeRun
-
     revision = load_flows(DEMO_NODES, DEMO_FLOWS)
     run, _ = build_big_run(revision, user=admin_user)
     open_run(page, run.pk)
@@ -225,14 +223,13 @@ def test_live_updates_carry_only_what_changed(page: Any, load_flows: Any, admin_
 
 def test_a_retried_run_keeps_its_tries_and_who_retried(page: Any, load_flows: Any, admin_user: Any,
                                                        monkeypatch: Any) -> None:
-    from selinon_django.models import FlowRun, NodeRun, RunAttempt
-
     revision = load_flows(DEMO_NODES, DEMO_FLOWS)
     now = timezone.now()
     run = FlowRun.objects.create(
         id=str(uuid.uuid4()), flow_name="feature_foreach", revision=revision, status="failed", node_args={},
         created_at=now - timedelta(minutes=5), started_at=now - timedelta(minutes=5),
-        finished_at=now - timedelta(minutes=4), error="flow failed (failed_nodes): ['ListFiles']", created_by=admin_user,
+        finished_at=now - timedelta(minutes=4), error="flow failed (failed_nodes): ['ListFiles']",
+        created_by=admin_user,
     )
     NodeRun.objects.create(id=str(uuid.uuid4()), flow_run=run, name="ListFiles", status="failed",
                            exception="ConnectionError: mirror unreachable", created_at=now - timedelta(minutes=5))

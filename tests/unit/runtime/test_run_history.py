@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 
 from selinon_django.config import SourceFile, load_config_from_sources
-from selinon_django.models import ConfigRevision, FlowRun, NodeRun, RunAttempt
+from selinon_django.models import ConfigRevision, FlowRun, NodeRun, RunAction, RunAttempt
 from selinon_django.revisions import load_revision
 from selinon_django.runtime import dispatcher
 from selinon_django.runtime.api import retry_flow, run_flow
@@ -78,3 +81,14 @@ def test_a_refused_retry_keeps_nothing(revision: ConfigRevision) -> None:
     with pytest.raises(Exception, match="only a failed run"):
         retry_flow(run_id)
     assert not RunAttempt.objects.exists()
+
+
+def test_a_pruned_run_takes_its_history_with_it(revision: ConfigRevision) -> None:
+    run_id = str(run_flow("main"))
+    fail_node_and_step(run_id, "A")
+    retry_flow(run_id)
+    fail_node_and_step(run_id, "A")
+    RunAction.objects.create(run_id=run_id, action="retry", via="command", username="ops")
+    call_command("selinon_prune", "--older-than", "0", stdout=StringIO())
+    assert not FlowRun.objects.filter(pk=run_id).exists()
+    assert not RunAttempt.objects.exists() and not RunAction.objects.exists()
