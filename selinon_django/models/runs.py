@@ -99,6 +99,9 @@ class FlowRun(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     #: when the dispatcher looks again if no node event wakes it first (the sampling safety net)
     next_wakeup_at = models.DateTimeField(null=True, blank=True)
+    #: the W3C trace context of the run's span (trace id, parent span, flags) when OpenTelemetry
+    #: is on (``SELINON_DJANGO["OPENTELEMETRY"]``): see selinon_django/runtime/trace_context.py
+    trace_context = models.JSONField(null=True, blank=True, editable=False)
 
     objects = FlowRunManager()
 
