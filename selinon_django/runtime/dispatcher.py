@@ -319,10 +319,30 @@ def _enqueue_tasks(alone: list[tuple[messages.TaskMessage, messages.CeleryOption
             message.enqueue(options, recorded=True)
 
 
+def revoke_unstarted(run: FlowRun) -> int:
+    """A failed run's nodes that were sent but never started are revoked (their messages, when
+    delivered, are dropped as duplicates of a finished node), so no row stays ``sent`` for ever.
+
+    Only a failed run can leave such nodes (an eager failure ends the run while its siblings
+    wait in the broker); a succeeded run waited for every node it started. Nodes started with
+    ``nowait`` are not the run's to stop: they run after it, as in Selinon.
+    """
+    if run.status != FlowRunStatus.FAILED:
+        return 0
+    flow = config_for(run.revision_id).flows.get(run.flow_name)
+    nowait = sorted(flow.nowait) if flow is not None else []
+    now = timezone.now()
+    unstarted = NodeRun.objects.filter(
+        flow_run_id=run.pk, status__in=(NodeRunStatus.PENDING, NodeRunStatus.SENT)
+    ).exclude(name__in=nowait)
+    return unstarted.update(status=NodeRunStatus.REVOKED, finished_at=now, updated_at=now)
+
+
 def finish_run_side_effects(run: FlowRun) -> None:
     """A run ended: mark its node in the parent, wake the parent, store the Celery result."""
     from selinon_django.runtime.wakeups import wake
 
+    revoke_unstarted(run)
     node_status = NodeRunStatus.SUCCEEDED if run.status == FlowRunStatus.SUCCEEDED else NodeRunStatus.FAILED
     if run.status == FlowRunStatus.REVOKED:
         node_status = NodeRunStatus.REVOKED

@@ -42,7 +42,7 @@ from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
 from selinon_django.runtime import advisory, continuations, messages, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
-from selinon_django.runtime.dispatcher import step_optimistic
+from selinon_django.runtime.dispatcher import revoke_unstarted, step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
@@ -459,6 +459,7 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
         outbox.restore(messages)
         return False
     if snapshot.is_finished:
+        revoke_unstarted(snapshot)
         announce_outcome(snapshot)  # autocommit: at once
     elif taken and continuation is not None:
         continuation.locked = bool(batch.guarded_results[0])
