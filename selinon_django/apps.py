@@ -29,3 +29,8 @@ class SelinonDjangoConfig(AppConfig):
 
         # Selinon's class-level StoragePool calls outside a task use the current revision.
         StoragePool.set_current_config_source(current_config)
+
+        # OpenTelemetry and Prometheus when their settings are on (nothing is imported otherwise).
+        from selinon_django import observability
+
+        observability.configure()

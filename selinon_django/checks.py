@@ -15,6 +15,8 @@ Every mistake has a stable id so a deployment can silence one on purpose
 - E010 GRAPH_CACHE names no entry of CACHES
 - E011 TASK_LOG_MAX_BYTES, TASK_LOG_FLUSH_SECONDS or WORKERS_INSPECT_TIMEOUT is out of its range
 - E012 TASK_LOG_LEVEL is not a logging level name
+- E013 OPENTELEMETRY is on but opentelemetry-sdk is not installed
+- E014 PROMETHEUS is on but prometheus-client is not installed
 - W001 no Celery broker is configured (Celery would fall back to amqp://localhost)
 - W002 the configured NODES_DEFINITION file does not exist
 - W003 a configured FLOW_DEFINITIONS path does not exist
@@ -23,11 +25,14 @@ Every mistake has a stable id so a deployment can silence one on purpose
   see :mod:`selinon_django.deployment_checks`
 - W009 ``drf_spectacular_sidecar`` is not installed: the API's Swagger UI and Redoc pages would be blank
 - W010 ``django_filters`` is not installed: the browsable API's list pages fail (their filter forms are its templates)
+- W011 PROMETHEUS is on but PROMETHEUS_MULTIPROC_DIR names no directory: the metrics of a prefork
+  worker's pool processes would not reach the scrape endpoint
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import logging
 import os
 from collections.abc import Callable
@@ -106,6 +111,8 @@ _TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "TASK_LOG_MAX_BYTES": ("an integer", _is_int),
     "TASK_LOG_FLUSH_SECONDS": ("a number of seconds", _is_number),
     "WORKERS_INSPECT_TIMEOUT": ("a number of seconds", _is_number),
+    "OPENTELEMETRY": ("a boolean", lambda v: isinstance(v, bool)),
+    "PROMETHEUS": ("a boolean", lambda v: isinstance(v, bool)),
     "GRAPH_STYLE": (
         "a style mapping, a path of a style YAML file, or None",
         lambda v: v is None or isinstance(v, (dict, str)),
@@ -306,7 +313,51 @@ def check_environment(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
     messages.extend(_check_celery_release())
     messages.extend(_check_docs_assets())
     messages.extend(_check_filter_forms())
+    messages.extend(_check_monitoring(raw))
     return messages
+
+
+#: what each monitoring switch needs installed: (module found without importing it, package, extra, id)
+_MONITORING_PACKAGES = {
+    "OPENTELEMETRY": ("opentelemetry.sdk", "opentelemetry-sdk", "otel", "selinon_django.E013"),
+    "PROMETHEUS": ("prometheus_client", "prometheus-client", "prometheus", "selinon_django.E014"),
+}
+
+
+def _check_monitoring(raw: dict[str, Any]) -> list[checks.CheckMessage]:
+    """The monitoring switches (OPENTELEMETRY, PROMETHEUS) need their optional packages, and
+    Prometheus in a prefork worker needs its multiprocess directory. Switches that are off import
+    and look up nothing."""
+    messages: list[checks.CheckMessage] = []
+    for key, (module, package, extra, check_id) in _MONITORING_PACKAGES.items():
+        if raw.get(key) is True and not module_available(module):
+            messages.append(checks.Error(
+                f"SELINON_DJANGO['{key}'] is on but {package} is not installed.",
+                hint=f"pip install 'selinon-django[{extra}]', or turn {key} off.", id=check_id,
+            ))
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
+    if raw.get("PROMETHEUS") is True and not Path(directory or "/nonexistent-").is_dir():
+        messages.append(checks.Warning(
+            "SELINON_DJANGO['PROMETHEUS'] is on but the environment variable PROMETHEUS_MULTIPROC_DIR "
+            f"{'names no directory (' + repr(directory) + ')' if directory else 'is not set'}: the metrics of a "
+            "Celery worker's pool processes would not reach selinon/metrics/.",
+            hint="Set PROMETHEUS_MULTIPROC_DIR to one empty, writable directory for the web processes and the "
+                 "workers of a host (see the README's Observability section).",
+            id="selinon_django.W011",
+        ))
+    return messages
+
+
+def module_available(name: str) -> bool:
+    """Whether ``name`` can be imported; its parent packages are imported to find it only when they
+    are there (a namespace package such as ``opentelemetry`` runs no code)."""
+    top = name.partition(".")[0]
+    if importlib.util.find_spec(top) is None:
+        return False
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
 
 
 #: the app whose static files are the API docs pages' scripts (see selinon_django.api.docs)

@@ -110,6 +110,13 @@ class SelinonSettings:
     TASK_LOG_FLUSH_SECONDS: float = 1.0
     #: seconds the workers page (and ``selinon_run --wait`` on a timeout) waits for workers to answer
     WORKERS_INSPECT_TIMEOUT: float = 1.0
+    # --- monitoring (selinon_django.observability; Celery's task events follow Celery's settings) ---
+    #: every flow run a span and every node run a child span, through the TracerProvider the
+    #: project configures (the ``otel`` extra: opentelemetry-sdk)
+    OPENTELEMETRY: bool = False
+    #: Prometheus counters and histograms of runs, nodes, steps, the sweeper and migrations (the
+    #: ``prometheus`` extra), served by ``selinon/metrics/``; workers need PROMETHEUS_MULTIPROC_DIR
+    PROMETHEUS: bool = False
 
 
 _TUPLE_FIELDS = {"IMPORT_PREFIXES", "FLOW_DEFINITIONS", "UPLOAD_ENVIRONMENT", "PREDICATES_MODULES"}

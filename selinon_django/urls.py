@@ -4,7 +4,9 @@
 
 - ``selinon/api/`` the REST API (``selinon_django.api.urls``),
 - ``selinon/api/schema/`` its OpenAPI 3 document (the committed ``api/openapi.yaml`` is this),
-- ``selinon/api/docs/`` Swagger UI and ``selinon/api/redoc/`` Redoc, reading that schema.
+- ``selinon/api/docs/`` Swagger UI and ``selinon/api/redoc/`` Redoc, reading that schema,
+- ``selinon/metrics/`` the Prometheus metrics (``selinon_django.observability.scrape``; a 404
+  unless ``SELINON_DJANGO["PROMETHEUS"]`` is on).
 
 The schema and docs pages need an authenticated user, like the API: a token, or a session (log in
 through the admin). The URL names (``selinon-schema``, ``selinon-swagger-ui``, ``selinon-redoc`` and
@@ -20,6 +22,7 @@ from rest_framework.permissions import IsAuthenticated
 from selinon_django.api.authentication import AUTHENTICATION
 from selinon_django.api.docs import RedocView, SwaggerUIView
 from selinon_django.api.schema import SchemaView
+from selinon_django.observability.scrape import MetricsView
 
 SCHEMA_URL_NAME = "selinon-schema"
 
@@ -30,4 +33,5 @@ urlpatterns = [
     path("api/docs/", SwaggerUIView.as_view(url_name=SCHEMA_URL_NAME, **_protected), name="selinon-swagger-ui"),
     path("api/redoc/", RedocView.as_view(url_name=SCHEMA_URL_NAME, **_protected), name="selinon-redoc"),
     path("api/", include("selinon_django.api.urls")),
+    path("metrics/", MetricsView.as_view(), name="selinon-metrics"),
 ]

@@ -29,7 +29,7 @@ from selinon_django.models.runs import (
     NodeRun,
     NodeRunStatus,
 )
-from selinon_django.runtime import migrating, outbox
+from selinon_django.runtime import migrating, observers, outbox
 from selinon_django.runtime.celery_app import get_celery_app
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.flow_handle import FlowHandle
@@ -69,6 +69,8 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
         "status": FlowRunStatus.PENDING, "created_by": created_by, "next_wakeup_at": PENDING,
         "created_at": timezone.now(), "migration_version": migration_version,
     }
+    if observers.watching:  # the caller's span becomes the run's parent (OpenTelemetry)
+        fields["trace_context"] = observers.run_trace_context(run_id)
     config_for(revision.pk)  # warm the cache with the row we already have
     run = FlowRun(**fields)
     if selinon_settings().START_INLINE and migrating.may_step_unlocked(run) and _first_step(run):

@@ -23,7 +23,7 @@ from celery import shared_task
 from celery.exceptions import Reject
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 
-from selinon_django.runtime import dispatcher, envelope, messages, outbox, tracing
+from selinon_django.runtime import dispatcher, envelope, messages, outbox, task_events, tracing
 from selinon_django.runtime.configs import cached_config
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK
 
@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 DATABASE_ERROR_PAUSE = 0.5
 
 tracing.install()
+task_events.register()
 
 
 def _release_old_connections() -> None:
@@ -80,7 +81,10 @@ def dispatcher_task(self: Any, run_id: str, state_version: int | None = None, re
         raise
 
 
-@shared_task(name=NODE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# send_events=False: Celery's events would describe the message, not its nodes (a message may
+# carry several, and it "succeeds" when its node failed): task_events sends one set per node
+@shared_task(name=NODE_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, ignore_result=True,
+             send_events=False)
 def node_task(self: Any, **kwargs: Any) -> str:
     """One attempt of a node (Selinon's ``SelinonTaskEnvelope``); the task id is the node id."""
     _release_old_connections()

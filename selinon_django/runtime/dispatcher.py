@@ -39,6 +39,7 @@ from selinon_django.runtime.continuations import (
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.ports import DatabasePorts, NeedsLock
 from selinon_django.runtime.results import announce_outcome
+from selinon_django.runtime.trace_context import child_context
 from selinon_django.runtime.wakeups import PENDING, schedule
 from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
@@ -214,6 +215,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                     parent=_plain(start.parent), selective=_plain(start.selective),
                     status=FlowRunStatus.PENDING, created_at=now, next_wakeup_at=PENDING,
                     migration_version=run.migration_version,
+                    trace_context=child_context(run.trace_context, run.pk) if run.trace_context else None,
                 )
             )
             outbox.enqueue(

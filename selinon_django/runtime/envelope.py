@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
-from selinon_django.runtime import advisory, continuations, messages, outbox, tracing, writes
+from selinon_django.runtime import advisory, continuations, messages, observers, outbox, tracing, writes
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.dispatcher import revoke_unstarted, step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
@@ -130,23 +130,24 @@ def _serve(node_id: str, kwargs: dict[str, Any], hostname: str, queue: str | Non
     if connection.vendor == "postgresql":
         offer = continuations.offer(queue=queue, hostname=hostname, carrier=carrier or node_id,
                                     time_limited=time_limited)
-        return _handle_on_postgresql(node_id, kwargs, hostname, offer, carrier=carrier, walked=walked)
+        return _handle_on_postgresql(node_id, kwargs, hostname, offer, carrier=carrier, walked=walked, queue=queue)
     with node_lock(node_id) as acquired:
         if not acquired:
             _resend(node_id, kwargs, countdown=BUSY_RECHECK, rate_limited=False)
             return EnvelopeResult("busy")
-        return _claim_and_run(node_id, kwargs, hostname, carrier=carrier)
+        return _claim_and_run(node_id, kwargs, hostname, carrier=carrier, queue=queue)
 
 
 #: lock the node id, read the row and, when this message is the node's next attempt, mark it
 #: started - one round trip. The row as it was (``cur``) classifies a message that did not start
-#: the node (duplicate, lost attempt, unknown); ``upd`` says whether it did. ``snap`` is the flow
+#: the node (duplicate, lost attempt, unknown) and says when it was sent (monitoring's queue wait);
+#: ``upd`` says whether it did. ``snap`` is the flow
 #: run as it is now, state included when it is small and no step is pending: the snapshot an
 #: optimistic step starts from when the task ends (:func:`_record`).
 _CLAIM_SQL = """
 WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
 ul AS MATERIALIZED (SELECT pg_advisory_unlock(%(previous)s) AS released),
-cur AS (SELECT status, attempts, flow_run_id FROM {table} WHERE id = %(id)s),
+cur AS (SELECT status, attempts, flow_run_id, sent_at, countdown FROM {table} WHERE id = %(id)s),
 upd AS (
     UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s,
         carried_by = %(carrier)s, started_at = %(now)s, updated_at = %(now)s,
@@ -162,7 +163,7 @@ snap AS (
         pg_column_size(fr.state) > %(snapshot_bytes)s
     FROM {run_table} AS fr WHERE fr.id = (SELECT flow_run_id FROM cur)
 )
-SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, (SELECT count(*) FROM upd),
+SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, cur.sent_at, cur.countdown, (SELECT count(*) FROM upd),
     (SELECT count(*) FROM ul), snap.* FROM lk LEFT JOIN cur ON true LEFT JOIN snap ON true
 """
 
@@ -226,7 +227,7 @@ _held = _HeldLock()
 
 def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
                           offer: continuations.Continuation | None = None, *, carrier: str | None = None,
-                          walked: list[str] | None = None) -> EnvelopeResult:
+                          walked: list[str] | None = None, queue: str | None = None) -> EnvelopeResult:
     key = _lock_key(node_id)
     expected = int(kwargs.get("attempt", 0))
     settings = selinon_settings()
@@ -241,12 +242,13 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
     sql, run_fields = _claim_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        got, status, _attempts, run_id, started, _released, *run_values = cursor.fetchone()
+        got, status, _attempts, run_id, sent_at, countdown, started, _released, *run_values = cursor.fetchone()
     result = None
     held: int | None = key if got else None  # the lock this delivery holds now
     try:
         if not got:
             if status in NODE_FINISHED_STATUSES:
+                _dropped(node_id, kwargs, hostname, status)
                 return EnvelopeResult("duplicate", status)
             _resend(node_id, kwargs, countdown=BUSY_RECHECK, rate_limited=False)
             return EnvelopeResult("busy")
@@ -257,21 +259,25 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
             # ran nodes it carries: those get messages of their own (the ones it lists are served next)
             if carrier is None:
                 _resume_carried(node_id, run_id, walked or [], interrupted=bool(kwargs.get(messages.INTERRUPTED_KEY)))
+            _dropped(node_id, kwargs, hostname, status)
             return EnvelopeResult("duplicate", status)
         if started:
             snapshot, big = _snapshot(run_fields, run_values)
             result = _run_started(node_id, run_id, kwargs, hostname, snapshot=snapshot,
-                                  fan_in=big or not settings.INLINE_STEPS, continuation=offer)
+                                  fan_in=big or not settings.INLINE_STEPS, continuation=offer,
+                                  delivery=_Delivery(queue, carrier, sent_at, countdown))
             while offer is not None and offer.node_id is not None:
                 # the statement that recorded the end released that node's lock and took this one's
                 held = _lock_key(offer.node_id) if offer.locked else None
                 following = offer.next()
                 result = None  # (if this one raises, its lock is released below)
                 result = _run_started(offer.node_id, run_id, offer.kwargs, hostname, snapshot=offer.snapshot,
-                                      continuation=following)
+                                      continuation=following,
+                                      delivery=_Delivery(queue, offer.carrier, inline=True))
                 offer = following
         else:
-            result = _claim_and_run(node_id, kwargs, hostname, carrier=carrier)  # not this attempt: classify it
+            # not this attempt: classify it
+            result = _claim_and_run(node_id, kwargs, hostname, carrier=carrier, queue=queue)
         return result
     finally:
         if held is not None:
@@ -320,7 +326,7 @@ def _resend(node_id: str, kwargs: dict[str, Any], *, countdown: float | None, ra
 
 
 def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
-                   carrier: str | None = None) -> EnvelopeResult:
+                   carrier: str | None = None, queue: str | None = None) -> EnvelopeResult:
     """Claim, run, record. The message's counters (all default 0):
 
     ``attempt`` - the node's ``attempts`` when the message was issued (an older message is a
@@ -335,12 +341,13 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
         node = (
             NodeRun.objects.locked()
             .filter(pk=node_id)
-            .values("status", "attempts", "flow_run_id", "received_at")
+            .values("status", "attempts", "flow_run_id", "received_at", "sent_at", "countdown")
             .first()
         )
         if node is None:
             return EnvelopeResult("unknown")
         if node["status"] in NODE_FINISHED_STATUSES:
+            _dropped(node_id, kwargs, hostname, node["status"])
             return EnvelopeResult("duplicate", node["status"])
         config = config_for(int(kwargs["revision_id"]))
         task = config.tasks[kwargs["task_name"]]
@@ -358,6 +365,8 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
                 refused = failed_without_running(
                     f"WorkerLostError: the worker running this task died {lost} time(s)"
                 )
+                if observers.watching:
+                    observers.attempt_lost(kwargs["flow_name"], kwargs["task_name"], failed=True)
                 _record(node_id, node["flow_run_id"], kwargs, refused, config)
                 return EnvelopeResult("lost-too-often", NodeRunStatus.FAILED)
             # Issue a new message for the next attempt (a redelivered message cannot be told
@@ -365,6 +374,8 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
             _record(node_id, node["flow_run_id"], dict(kwargs, lost=lost, attempt=node["attempts"]),
                     Retry(countdown=0, counted=False, exception="WorkerLostError: worker died"), config,
                     count_retry=False)
+            if observers.watching:
+                observers.attempt_lost(kwargs["flow_name"], kwargs["task_name"], failed=False)
             return EnvelopeResult("lost", NodeRunStatus.RETRIED)
         if node["attempts"] != expected:
             return EnvelopeResult("duplicate", node["status"])
@@ -375,16 +386,55 @@ def _claim_and_run(node_id: str, kwargs: dict[str, Any], hostname: str, *,
         if node["received_at"] is None:
             update["received_at"] = now
         NodeRun.objects.filter(pk=node_id).update(**update)
-    return _run_started(node_id, node["flow_run_id"], kwargs, hostname)
+    return _run_started(node_id, node["flow_run_id"], kwargs, hostname,
+                        delivery=_Delivery(queue, carrier, node["sent_at"], node["countdown"]))
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """How an attempt reached this process, for monitoring (:mod:`~selinon_django.runtime.observers`):
+    the queue its message came from, the message's node when not its own, when it was sent."""
+
+    queue: str | None = None
+    carrier: str | None = None
+    sent_at: Any = None
+    countdown: float | None = None
+    inline: bool = False
+
+
+def _dropped(node_id: str, kwargs: dict[str, Any], hostname: str, status: str) -> None:
+    """A delivery of a finished node is dropped; one of a revoked node is told to the observers."""
+    if observers.watching and status == NodeRunStatus.REVOKED:
+        observers.delivery_revoked(node_id, kwargs["task_name"], hostname)
 
 
 def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: str,
                  snapshot: FlowRun | None = None, fan_in: bool = False,
-                 continuation: continuations.Continuation | None = None) -> EnvelopeResult:
+                 continuation: continuations.Continuation | None = None,
+                 delivery: _Delivery = _Delivery()) -> EnvelopeResult:
     """Run the attempt this message just marked started, and record its end (``snapshot``: the
     flow run as read when the attempt started, for an optimistic step; ``fan_in``: the run is
     too big for inline steps, see :func:`_record_fan_in`; ``continuation``: the offer to run a
-    successor here, taken by an optimistic step)."""
+    successor here, taken by an optimistic step; ``delivery``: how it came, for the observers)."""
+    if not observers.watching:
+        return _attempt(node_id, run_id, kwargs, snapshot, fan_in, continuation)
+    if delivery.inline:
+        via = observers.VIA_INLINE
+    else:
+        via = observers.VIA_BATCH if delivery.carrier else observers.VIA_MESSAGE
+    attempt = observers.Attempt(
+        node_id=node_id, run_id=run_id, flow_name=kwargs["flow_name"], task_name=kwargs["task_name"],
+        revision_id=int(kwargs["revision_id"]), number=int(kwargs.get("attempt", 0)) + 1, queue=delivery.queue,
+        worker=hostname, via=via, carrier=delivery.carrier or node_id, sent_at=delivery.sent_at,
+        countdown=delivery.countdown, node_args=kwargs.get("node_args"),
+    )
+    with observers.running(attempt):
+        return _attempt(node_id, run_id, kwargs, snapshot, fan_in, continuation)
+
+
+def _attempt(node_id: str, run_id: str, kwargs: dict[str, Any], snapshot: FlowRun | None, fan_in: bool,
+             continuation: continuations.Continuation | None) -> EnvelopeResult:
+    """The body of :func:`_run_started`."""
     settings = selinon_settings()
     expected = int(kwargs.get("attempt", 0))
     retried_count = int(kwargs.get("retried_count", 0))

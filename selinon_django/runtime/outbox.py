@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,17 @@ _buffer = _Buffer()
 #: how many times each message is published: 1, except in tests of duplicate delivery, which
 #: call :func:`set_publish_copies` (their workers through ``tests/integration/publish_twice.py``)
 _publish_copies = 1
+
+
+#: per task name: what gives a message of that task the ``event_dispatcher`` Celery sends its
+#: ``task-sent`` event through, when Celery sends them (``task_send_sent_event``); a node message
+#: describes every node it carries (registered by :mod:`~selinon_django.runtime.task_events`)
+_sent_events: dict[str, Callable[[Any, Mapping[str, Any]], Any]] = {}
+
+
+def describe_sent_events(task_name: str, factory: Callable[[Any, Mapping[str, Any]], Any]) -> None:
+    """Send the ``task-sent`` events of ``task_name``'s messages through ``factory(app, kwargs)``."""
+    _sent_events[task_name] = factory
 
 
 def set_publish_copies(copies: int) -> None:
@@ -160,8 +171,12 @@ def publish(messages: Iterable[Message]) -> None:
     """
     app = get_celery_app()
     copies = _publish_copies
+    describe = _sent_events if app.conf.task_send_sent_event else None
     with app.producer_or_acquire() as producer:
         for message in messages:
+            options = message.options
+            if describe and message.task_name in describe:
+                options = {**options, "event_dispatcher": describe[message.task_name](app, message.kwargs)}
             for _ in range(copies):
                 app.send_task(message.task_name, kwargs=message.kwargs, producer=producer, ignore_result=True,
-                              **message.options)
+                              **options)
