@@ -15,11 +15,13 @@ exist, which the runtime must (and does) drop as harmless.
 Without PostgreSQL and Redis these tests fail; they never skip.
 
 The broker is Redis. A test decorated with :data:`ON_REDIS_AND_RABBITMQ` runs twice: on Redis,
-and on the RabbitMQ node of scripts/services.sh (``SELINON_TEST_AMQP_URL``). ``broker`` is a
-session fixture whose default (no parameter) is Redis, and that RabbitMQ variant is its only
-other value, so pytest groups the RabbitMQ runs together: the Redis workers stop, RabbitMQ
-workers serve the group, and Redis workers come back after it (one pool alive at a time, so no
-worker's sweeper resends another broker's messages). Only a handful of tests run on both.
+and on the RabbitMQ node of scripts/services.sh (``SELINON_TEST_AMQP_URL``), classic queues;
+:data:`ON_REDIS_AND_RABBITMQ_QUEUES` adds a third run on RabbitMQ quorum queues (their own
+virtual host, workers with :data:`QUORUM_SETTINGS`). ``broker`` is a session fixture whose
+default (no parameter) is Redis, so pytest groups the runs of each other broker together: the
+Redis workers stop, that broker's workers serve the group, and Redis workers come back after it
+(one pool alive at a time, so no worker's sweeper resends another broker's messages). Only a
+handful of tests run on RabbitMQ.
 """
 from __future__ import annotations
 
@@ -32,15 +34,19 @@ from typing import Any
 import pytest
 
 from tests.integration.workers import (
+    QUORUM_VHOST,
     RABBITMQ,
+    RABBITMQ_QUORUM,
     REDIS,
     REPO,
     Broker,
     ServicesMissing,
     WorkerPool,
     rabbitmq_url,
+    rabbitmq_vhost,
     require_services,
     use_broker,
+    use_queue_type,
     with_database_name,
     worker_environment,
 )
@@ -53,6 +59,13 @@ FLOWS_DIR = Path(__file__).resolve().parent / "integration" / "flows"
 #: run a test on Redis and on RabbitMQ (None: the session's default broker, Redis, so the Redis
 #: run shares the workers of every other test)
 ON_REDIS_AND_RABBITMQ = pytest.mark.parametrize("broker", [None, RABBITMQ], ids=[REDIS, RABBITMQ], indirect=True)
+#: ... and on RabbitMQ's quorum queues as well
+ON_REDIS_AND_RABBITMQ_QUEUES = pytest.mark.parametrize(
+    "broker", [None, RABBITMQ, RABBITMQ_QUORUM], ids=[REDIS, RABBITMQ, RABBITMQ_QUORUM], indirect=True
+)
+
+#: the settings of the workers of the quorum-queue tests
+QUORUM_SETTINGS = "tests.integration.quorum_settings"
 
 
 @pytest.fixture(scope="session")
@@ -74,20 +87,26 @@ def celery_app(services: tuple[str, str]) -> Any:
 def broker(request: pytest.FixtureRequest, services: tuple[str, str], celery_app: Any) -> Iterator[Broker]:
     """The broker of the workers and of this process: Redis, or RabbitMQ for a test parametrised
     with :data:`ON_REDIS_AND_RABBITMQ` (this process publishes there while such tests run)."""
-    if getattr(request, "param", None) != RABBITMQ:
+    kind = getattr(request, "param", None) or REDIS
+    if kind == REDIS:
         yield Broker(REDIS, services[1])
         return
+    quorum = kind == RABBITMQ_QUORUM
     try:
-        url = rabbitmq_url()
+        url = rabbitmq_url(QUORUM_VHOST if quorum else "")
+        if quorum:
+            rabbitmq_vhost(QUORUM_VHOST, fresh=True)
     except ServicesMissing as error:
         pytest.fail(str(error), pytrace=False)
     use_broker(celery_app, url)
+    use_queue_type(celery_app, "quorum" if quorum else "classic")
     with celery_app.connection_for_write() as connection:  # not connected: which transport it would use
         assert connection.transport.driver_type == "amqp", connection.as_uri()
     try:
-        yield Broker(RABBITMQ, url)
+        yield Broker(kind, url)
     finally:
         use_broker(celery_app, services[1])
+        use_queue_type(celery_app, "classic")
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +120,8 @@ def worker_env(
     database_url, _ = services
     test_db = connection.settings_dict["NAME"]
     var_dir = tmp_path_factory.mktemp("worker-var")
-    return worker_environment(with_database_name(database_url, test_db), broker.url, var_dir)
+    settings = {"DJANGO_SETTINGS_MODULE": QUORUM_SETTINGS} if broker.kind == RABBITMQ_QUORUM else {}
+    return worker_environment(with_database_name(database_url, test_db), broker.url, var_dir, **settings)
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from tests.integration.helpers import node_counts, wait_finished
-from tests.worker_fixtures import ON_REDIS_AND_RABBITMQ
+from tests.worker_fixtures import ON_REDIS_AND_RABBITMQ, ON_REDIS_AND_RABBITMQ_QUEUES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@ON_REDIS_AND_RABBITMQ
+@ON_REDIS_AND_RABBITMQ_QUEUES
 def test_chain_of_five(live_workers: Any, load_flows: Any) -> None:
     from celery.result import AsyncResult
 
@@ -104,6 +104,7 @@ def test_fallback_recovers(live_workers: Any, load_flows: Any) -> None:
     assert NodeRun.objects.get(flow_run_id=run_id, name="Recover").is_fallback
 
 
+@ON_REDIS_AND_RABBITMQ_QUEUES
 def test_task_retries_counted_and_requested(live_workers: Any, load_flows: Any) -> None:
     from selinon_django.models import NodeRun
     from selinon_django.runtime.api import run_flow

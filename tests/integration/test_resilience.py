@@ -15,7 +15,7 @@ from tests.integration.conftest import DISPATCHER_QUEUES, TASK_QUEUES
 from tests.integration.helpers import node_counts, wait_finished
 from tests.integration.publish_twice import ANNOUNCEMENT
 from tests.integration.workers import Broker, terminate_database_connections, wait_until
-from tests.worker_fixtures import ON_REDIS_AND_RABBITMQ
+from tests.worker_fixtures import ON_REDIS_AND_RABBITMQ, ON_REDIS_AND_RABBITMQ_QUEUES
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +61,7 @@ def test_hundred_flows_at_once(live_workers: Any, load_flows: Any) -> None:
     assert NodeRun.objects.filter(flow_run_id__in=ids, status="succeeded", attempts=1).count() == 500
 
 
-@ON_REDIS_AND_RABBITMQ
+@ON_REDIS_AND_RABBITMQ_QUEUES
 def test_sigkill_of_the_worker_running_a_task(live_workers: Any, load_flows: Any) -> None:
     from selinon_django.models import NodeRun
     from selinon_django.runtime.api import run_flow

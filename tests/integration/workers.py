@@ -255,8 +255,13 @@ def worker_environment(database_url: str, broker_url: str, var_dir: Path, **extr
 # --- the broker ------------------------------------------------------------------------------
 
 
-#: the brokers a test can run on (``broker`` fixture): scripts/services.sh starts both
-REDIS, RABBITMQ = "redis", "rabbitmq"
+#: the brokers a test can run on (``broker`` fixture): scripts/services.sh starts Redis and
+#: RabbitMQ; RABBITMQ_QUORUM is that RabbitMQ with every queue Celery creates a quorum queue
+REDIS, RABBITMQ, RABBITMQ_QUORUM = "redis", "rabbitmq", "rabbitmq-quorum"
+
+#: the virtual host of the quorum-queue tests: a queue cannot change its type, and the classic
+#: tests' queues (same names) live in the default one
+QUORUM_VHOST = "quorum"
 
 
 @dataclass(frozen=True)
@@ -268,21 +273,45 @@ class Broker:
 
     def restart(self, *, keep_data: bool = True, down_for: Callable[[], Any] | None = None, app: Any = None) -> None:
         """Stop the broker and start it again: see :func:`restart_redis` and :func:`restart_rabbitmq`."""
-        if self.kind == RABBITMQ:
+        if self.kind in (RABBITMQ, RABBITMQ_QUORUM):
             restart_rabbitmq(keep_data=keep_data, down_for=down_for, app=app)
+            if self.kind == RABBITMQ_QUORUM:
+                rabbitmq_vhost(QUORUM_VHOST)  # gone with the data, if not kept
         else:
             restart_redis(self.url, keep_data=keep_data, down_for=down_for, app=app)
 
 
-def rabbitmq_url() -> str:
-    """The RabbitMQ node of scripts/services.sh, or fail: the RabbitMQ tests never skip."""
+def rabbitmq_url(vhost: str = "") -> str:
+    """The RabbitMQ node of scripts/services.sh (a virtual host of it), or fail: the RabbitMQ
+    tests never skip."""
     url = os.environ.get("SELINON_TEST_AMQP_URL", "")
     if not url.startswith("amqp://"):
         raise ServicesMissing(
             "SELINON_TEST_AMQP_URL must name the RabbitMQ node of scripts/services.sh "
             f"(got {url!r}): run the tests through scripts/test.sh, or `source scripts/services.sh start`"
         )
-    return url
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + vhost, "", "")) if vhost else url
+
+
+def rabbitmq_vhost(name: str, *, fresh: bool = False) -> None:
+    """Create the virtual host ``name`` on the test node for the test user (``fresh``: an empty
+    one, whatever an earlier session declared in it: a queue or exchange cannot change its type)."""
+    ctl = [str(_rabbitmq_dir() / "run"), "rabbitmqctl"]
+    if fresh:
+        subprocess.run([*ctl, "delete_vhost", name], check=False, capture_output=True, timeout=60)
+    subprocess.run([*ctl, "add_vhost", name], check=False, capture_output=True, timeout=60)  # fails if it exists
+    subprocess.run([*ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"], check=True,
+                   capture_output=True, timeout=60)
+
+
+def use_queue_type(app: Any, queue_type: str) -> None:
+    """Make the queues this process's Celery app creates for the queues it publishes to of
+    ``queue_type`` (``classic`` or ``quorum``), as the workers' settings make theirs: Celery
+    chooses how to send a countdown by the type of the queue it routes to."""
+    app.conf.task_create_missing_queue_type = queue_type
+    for cached in ("queues", "router", "default_queue"):
+        app.amqp.__dict__.pop(cached, None)
 
 
 def use_broker(app: Any, url: str) -> None:
