@@ -1,18 +1,19 @@
-"""The package as a new user meets it: a wheel, a fresh virtualenv, a new project, the README.
+"""The package as a new user meets it: a wheel, a fresh virtualenv, a new project, the documentation.
 
 Once per session: build the sdist and the wheel (``python -m build``, the wheel from the sdist, so
 nothing outside the sdist reaches it) and ``twine check`` them; create a virtualenv without system
 site packages and ``pip install '<wheel>[redis,postgres]'`` with no pins (the set a resolver picks
 today); ``django-admin startproject mysite`` in a temporary directory outside the checkout; write
-the files of the README's "Installing into your project" section into it, then the settings
-block of its "Deployment" section, then the test's own connection values (its PostgreSQL database
-and a Redis database of its own). Every command runs with the venv's programs, from the project
-directory, with an environment that names neither the checkout nor the test services.
+the files of the getting-started page (``docs/getting-started.md``) into it, then the settings
+block of the deployment guide (``docs/how-to/deploy.md``), then the test's own connection values
+(its PostgreSQL database and a Redis database of its own). Every command runs with the venv's
+programs, from the project directory, with an environment that names neither the checkout nor the
+test services.
 
-The tests then run the section's commands (each one checked to be in the README): migrate, load,
-a real ``celery -A mysite worker``, ``selinon_run --wait``, the section's Python block in
-``manage.py shell``; and the include's API, schema and docs pages through Django's test client in
-a script run by the venv's Python.
+The tests then run the page's commands (each one checked to be on the page): migrate, load, a real
+``celery -A mysite worker``, ``selinon_run --wait``, the page's Python block in ``manage.py
+shell``; and the include's API, schema and docs pages through Django's test client in a script
+run by the venv's Python.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +38,20 @@ import psycopg
 import pytest
 import redis
 
+from tests.docs import pages
 from tests.integration.workers import require_services, wait_until
-from tests.package import readme
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-README = (REPO / "README.md").read_text()
-INSTALL = readme.section(README, "## Installing into your project")
-DEPLOYMENT = readme.section(README, "### Deployment")
+#: the getting-started page, whole: every block of it is applied or run
+INSTALL = pages.page("getting-started.md")
+#: the deployment guide's production settings (PostgreSQL, connection reuse)
+DEPLOYMENT = pages.section(pages.page("how-to/deploy.md"), "## Settings for production")
 #: a Redis database of this test's own: the integration workers consume the default queue of theirs
 BROKER_DB = 7
+#: checks the getting-started settings answer (W008, DEBUG on, is a new project's own)
+UNWANTED_WARNINGS = r"selinon_django\.W(00[5-79]|010)"
 #: the programs and variables a command may see (nothing of the checkout or the test services)
 KEPT_ENVIRONMENT = ("HOME", "LANG", "LC_ALL", "TMPDIR", "TERM")
 
@@ -59,7 +64,7 @@ class Project:
     logs: Path
 
     def run(self, command: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """A shell command as the README writes it (``python``, ``celery``... are the venv's)."""
+        """A shell command as the documentation writes it (``python``, ``celery``... are the venv's)."""
         done = subprocess.run(
             ["bash", "-c", command], cwd=self.directory, env=self.env, capture_output=True, text=True, timeout=timeout
         )
@@ -71,10 +76,10 @@ class Project:
         return self.run(f"python -c {shlex.quote(textwrap.dedent(code))}", timeout=timeout).stdout
 
 
-def readme_command(command: str) -> str:
-    """``command`` after checking that the README's section gives it, word for word."""
-    found = [c for b in readme.blocks(INSTALL) if b.language == "bash" for c in readme.commands(b)]
-    assert command in found, f"{command!r} is not in the README's installation section: {found}"
+def page_command(command: str) -> str:
+    """``command`` after checking that the getting-started page gives it, word for word."""
+    found = [c for b in pages.blocks(INSTALL) if b.language == "bash" for c in pages.commands(b)]
+    assert command in found, f"{command!r} is not on the getting-started page: {found}"
     return command
 
 
@@ -129,7 +134,7 @@ def broker_url() -> str:
 
 
 def connection_settings(database_url: str, broker: str) -> str:
-    """The test's own values, appended after the README's blocks."""
+    """The test's own values, appended after the page's blocks."""
     parts = urlsplit(database_url)
     values = {
         "NAME": parts.path.lstrip("/"), "USER": unquote(parts.username or ""),
@@ -149,17 +154,25 @@ def project(venv: Path, database: str, broker_url: str, tmp_path_factory: pytest
     logs.mkdir(parents=True, exist_ok=True)
     subprocess.run(["django-admin", "startproject", "mysite"], cwd=home, env=env, check=True, timeout=60)
     directory = home / "mysite"
-    written = readme.apply_files(directory, readme.blocks(INSTALL))
+    written = pages.apply_files(directory, pages.blocks(INSTALL))
     assert {p.relative_to(directory).as_posix() for p in written} >= {
         "mysite/settings.py", "mysite/celery.py", "mysite/__init__.py", "mysite/urls.py",
         "mysite/flow_tasks.py", "flows/nodes.yaml", "flows/flows/greet.yaml",
     }
-    deployment = [b for b in readme.blocks(DEPLOYMENT) if b.title == "mysite/settings.py"]
-    assert deployment, "the Deployment section has no settings block"
-    readme.apply_files(directory, deployment)
+    deployment = [b for b in pages.blocks(DEPLOYMENT) if b.title == "mysite/settings.py"]
+    assert deployment, "the deployment guide has no settings block"
+    pages.apply_files(directory, deployment)
     with (directory / "mysite" / "settings.py").open("a") as settings:
         settings.write(connection_settings(database, broker_url))
     return Project(directory, venv, env, logs)
+
+
+def test_the_wheel_ships_the_app_not_the_documentation(dist: Path) -> None:
+    """docs/ and mkdocs.yml stay in the repository: the wheel holds the app (and its metadata) only."""
+    (wheel,) = dist.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert any(name.startswith("selinon_django/") for name in names)
+    assert [n for n in names if not n.startswith(("selinon_django/", "selinon_django-"))] == []
 
 
 def test_the_resolved_install_is_complete_and_consistent(project: Project) -> None:
@@ -175,16 +188,16 @@ def test_the_resolved_install_is_complete_and_consistent(project: Project) -> No
 
 @pytest.fixture(scope="module")
 def loaded(project: Project) -> Project:
-    project.run(readme_command("python manage.py migrate"), timeout=180)
-    loaded = project.run(readme_command("python manage.py selinon_load"))
+    project.run(page_command("python manage.py migrate"), timeout=180)
+    loaded = project.run(page_command("python manage.py selinon_load"))
     assert "Created revision 1" in loaded.stdout and "2 tasks" in loaded.stdout, loaded.stdout + loaded.stderr
     return project
 
 
 @pytest.fixture(scope="module")
 def worker(loaded: Project) -> Iterator[Path]:
-    """``celery -A mysite worker -l INFO`` as the README starts it; yields its log file."""
-    command = readme_command("celery -A mysite worker -l INFO")
+    """``celery -A mysite worker -l INFO`` as the getting-started page starts it; yields its log file."""
+    command = page_command("celery -A mysite worker -l INFO")
     log = loaded.logs / "worker.log"
     with log.open("w") as output:
         process = subprocess.Popen(shlex.split(command), cwd=loaded.directory, env=loaded.env, stdout=output,
@@ -204,14 +217,14 @@ def worker(loaded: Project) -> Iterator[Path]:
                 process.wait(timeout=10)
 
 
-def test_the_readme_flow_runs_on_a_real_worker(loaded: Project, worker: Path) -> None:
+def test_the_getting_started_flow_runs_on_a_real_worker(loaded: Project, worker: Path) -> None:
     run = loaded.run(
-        readme_command("""python manage.py selinon_run greet --node-args '{"name": "world"}' --wait"""),
+        page_command("""python manage.py selinon_run greet --node-args '{"name": "world"}' --wait"""),
         timeout=120,
     )
     assert "succeeded" in run.stdout, run.stdout + run.stderr
     assert "Greet" in run.stdout and "Shout" in run.stdout
-    (python,) = [b for b in readme.blocks(INSTALL) if b.language == "python" and b.title is None]
+    (python,) = [b for b in pages.blocks(INSTALL) if b.language == "python" and b.title is None]
     shell = loaded.run(f"python manage.py shell -c {shlex.quote(python.text)}", timeout=120)
     printed = shell.stdout.strip().splitlines()  # what AsyncResult(run_id).get() returned
     assert printed, shell.stderr
@@ -231,10 +244,10 @@ def test_the_readme_flow_runs_on_a_real_worker(loaded: Project, worker: Path) ->
     assert runs == {"runs": ["succeeded", "succeeded"], "nodes": ["Greet", "Greet", "Shout", "Shout"],
                     "last": ast.literal_eval(printed[-1])}
     assert set(runs["last"]["finished_nodes"]) == {"Greet", "Shout"}  # Selinon's flow result
-    # the worker's own report: DEBUG is on in a new project, the rest follows the README
+    # the worker's own report: DEBUG is on in a new project, the rest follows the page
     log = worker.read_text()
     assert "selinon_django.W008" in log
-    assert not re.search(r"selinon_django\.W00[5-7]", log), log
+    assert not re.search(UNWANTED_WARNINGS, log), log
 
 
 def test_the_include_serves_the_api_its_schema_and_docs(loaded: Project) -> None:
@@ -272,18 +285,18 @@ def test_the_include_serves_the_api_its_schema_and_docs(loaded: Project) -> None
     assert result["docs"]
     check = loaded.run("python manage.py check --deploy", check=False)
     assert "selinon_django.W008" in check.stderr + check.stdout
-    assert not re.search(r"selinon_django\.W00[5-7]", check.stderr + check.stdout)
+    assert not re.search(UNWANTED_WARNINGS, check.stderr + check.stdout)
 
 
 SELINON_PROJECT = REPO / "tests" / "fixtures" / "selinon_project"
 
 
 def test_an_unchanged_selinon_project_runs_from_the_installed_wheel(loaded: Project, tmp_path: Path) -> None:
-    """Issue 14, "Moving from Selinon", as a Selinon team meets it: only the wheel is installed (no
-    ``selinon`` distribution, no checkout), the team's modules are copied unchanged into the new
-    project, its settings get the README's two lines, and its flow runs on a real worker of that
-    project, started with ``selinon.run_flow(...).get()`` as the team's code does. Runs last: it
-    loads a second revision into the project."""
+    """Issue 14, "Move from Selinon" (docs/how-to/move-from-selinon.md), as a Selinon team meets it:
+    only the wheel is installed (no ``selinon`` distribution, no checkout), the team's modules are
+    copied unchanged into the new project, its settings get the guide's two lines, and its flow
+    runs on a real worker of that project, started with ``selinon.run_flow(...).get()`` as the
+    team's code does. Runs last: it loads a second revision into the project."""
     shutil.copytree(SELINON_PROJECT / "urlworker", loaded.directory / "urlworker")
     with (loaded.directory / "mysite" / "settings.py").open("a") as settings:
         settings.write(

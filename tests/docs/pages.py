@@ -1,11 +1,13 @@
-"""The README's code blocks, as the package test applies them to a new project.
+"""The code blocks of a documentation page (``docs/*.md``), as the tests apply and run them.
 
-Conventions of the README's "Installing into your project" and "Deployment" sections:
+Conventions of the pages whose code is tested (the getting-started page, the deployment guide and
+the tutorials):
 
 - a block with ``title="<path>"`` is a file of the project: appended to it when it exists (after
   ``django-admin startproject``: ``mysite/settings.py``, ``mysite/urls.py``, ``mysite/__init__.py``),
   created otherwise;
-- a ``bash`` block holds commands, one a line (``#`` starts a comment);
+- a ``bash`` block holds commands, one a line (``#`` starts a comment; a command continued with a
+  trailing ``\\`` is joined with its next line);
 - a ``python`` block without a title is code to run in ``manage.py shell``.
 """
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
 
 _FENCE = re.compile(r'^```(?P<language>\w+)(?: title="(?P<title>[^"]+)")?\n(?P<text>.*?)^```$', re.M | re.S)
 
@@ -24,10 +29,23 @@ class Block:
     text: str
 
 
-def section(readme: str, heading: str) -> str:
+@dataclass(frozen=True)
+class Command:
+    """A command line of a bash block and the comment that follows it on its line (``""`` without)."""
+
+    line: str
+    comment: str
+
+
+def page(name: str) -> str:
+    """The text of ``docs/<name>``."""
+    return (DOCS / name).read_text(encoding="utf-8")
+
+
+def section(text: str, heading: str) -> str:
     """The text under ``heading`` (a whole heading line) up to the next heading of its level or above."""
     level = len(heading) - len(heading.lstrip("#"))
-    lines = readme.splitlines(keepends=True)
+    lines = text.splitlines(keepends=True)
     start = lines.index(heading + "\n") + 1
     end = start
     fenced = False  # a "# comment" line in a code block is no heading
@@ -44,14 +62,21 @@ def blocks(text: str) -> list[Block]:
     return [Block(m["language"], m["title"], m["text"]) for m in _FENCE.finditer(text)]
 
 
+def command_lines(block: Block) -> list[Command]:
+    """The commands of a bash block with their trailing comments; comment lines dropped."""
+    found = []
+    for line in re.sub(r"\\\n\s*", "", block.text).splitlines():
+        match = re.match(r"^(?P<command>.*?)(?:\s+#\s*(?P<comment>.*))?$", line.strip())
+        assert match is not None  # the pattern matches any line
+        command = match["command"].strip()
+        if command and not command.startswith("#"):
+            found.append(Command(command, (match["comment"] or "").strip()))
+    return found
+
+
 def commands(block: Block) -> list[str]:
     """The commands of a bash block, comments dropped."""
-    found = []
-    for line in block.text.splitlines():
-        command = re.sub(r"\s+#.*$", "", line).strip()
-        if command and not command.startswith("#"):
-            found.append(command)
-    return found
+    return [command.line for command in command_lines(block)]
 
 
 def apply_files(project: Path, found: list[Block]) -> list[Path]:
