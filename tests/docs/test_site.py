@@ -132,3 +132,12 @@ def test_the_tested_pages_keep_the_blocks_the_package_test_applies(page: str) ->
     blocks would make that test vacuous rather than fail here first."""
     titled = [b.title for b in pages.blocks(pages.page(page)) if b.title]
     assert "mysite/settings.py" in titled
+
+
+def test_the_readme_is_a_landing_page_whose_links_resolve() -> None:
+    text = (REPO / "README.md").read_text()
+    assert len(text.splitlines()) < 150
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", text) if "://" not in t]
+    assert targets and [t for t in targets if not (REPO / t).exists()] == []
+    for page in ("docs/getting-started.md", "docs/how-to/deploy.md", "docs/reference/python-api.md"):
+        assert page in targets

@@ -1,5 +1,5 @@
-"""The tutorials' code, run as a reader runs it: their files written into a new directory and
-their ``selinon_execute`` commands run through ``call_command``.
+"""The tutorials' code and the README's five-minute example, run as a reader runs them: their
+files written into a new directory and their ``selinon_execute`` commands run through ``call_command``.
 
 A command the page comments ``# succeeds`` must end with the flow succeeded, one commented
 ``# fails`` with the flow failed (the command's exit status 1); a tutorial without such a command
@@ -22,8 +22,9 @@ from tests.docs import pages
 
 pytestmark = pytest.mark.django_db
 
-#: the tutorials whose flows run in-process (triggers and schedules need a worker and a beat)
-TUTORIALS = ["first-flow", "failures-and-fallbacks", "foreach", "selective-runs"]
+#: the pages whose flows run in-process (the triggers and schedules tutorials need a worker and a beat)
+PAGES = [*(pages.DOCS / "tutorials" / f"{name}.md" for name in ("first-flow", "failures-and-fallbacks", "foreach",
+                                                               "selective-runs")), pages.REPO / "README.md"]
 OUTCOMES = {"succeeds": 0, "fails": 1}
 
 
@@ -51,13 +52,13 @@ def executed(command: pages.Command) -> tuple[int, str]:
     return 0, out.getvalue()
 
 
-@pytest.mark.parametrize("name", TUTORIALS)
-def test_the_tutorial_runs_as_written(name: str, project: Path) -> None:
-    found = pages.blocks(pages.page(f"tutorials/{name}.md"))
+@pytest.mark.parametrize("page", PAGES, ids=lambda path: path.stem)
+def test_the_page_runs_as_written(page: Path, project: Path) -> None:
+    found = pages.blocks(page.read_text(encoding="utf-8"))
     written = pages.apply_files(project, found)
     assert any(path.suffix == ".py" for path in written) and any(path.suffix == ".yaml" for path in written)
     runs = [c for b in found if b.language == "bash" for c in pages.command_lines(b) if c.comment in OUTCOMES]
-    assert runs, f"tutorials/{name}.md has no command commented '# succeeds' or '# fails'"
+    assert runs, f"{page} has no command commented '# succeeds' or '# fails'"
     for command in runs:
         status, output = executed(command)
         assert status == OUTCOMES[command.comment], f"{command.line}\n-> {status}\n{output}"
