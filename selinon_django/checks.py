@@ -46,7 +46,7 @@ from django.core import checks
 
 from selinon_django.conf import SelinonSettings, raw_settings, selinon_settings
 
-_HINT = "See the SELINON_DJANGO section of the README."
+_HINT = "See docs/reference/settings.md (the SELINON_DJANGO settings)."
 
 
 def _is_path(value: Any) -> bool:
@@ -342,7 +342,7 @@ def _check_monitoring(raw: dict[str, Any]) -> list[checks.CheckMessage]:
             f"{'names no directory (' + repr(directory) + ')' if directory else 'is not set'}: the metrics of a "
             "Celery worker's pool processes would not reach selinon/metrics/.",
             hint="Set PROMETHEUS_MULTIPROC_DIR to one empty, writable directory for the web processes and the "
-                 "workers of a host (see the README's Observability section).",
+                 "workers of a host (see docs/reference/events-and-metrics.md, Metrics).",
             id="selinon_django.W011",
         ))
     return messages

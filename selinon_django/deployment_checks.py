@@ -1,6 +1,6 @@
 """System checks of the deployment around the app: settings that work, but silently hurt.
 
-Each was met by a user following the README in a new project:
+Each was met by a user following the installation guide in a new project:
 
 - W005 no Celery result backend: ``AsyncResult(run_id).get()`` raises ``NotImplementedError`` and
   the outcome of a run is stored nowhere Celery can read it.
@@ -40,7 +40,7 @@ CONNECTIONS_CLOSED_PER_TASK = "selinon_django.W006"
 SQLITE_LOCKING = "selinon_django.W007"
 DEBUG_IN_WORKER = "selinon_django.W008"
 
-#: the values the README's installation section sets
+#: the values the getting-started guide (docs/getting-started.md) sets
 REUSE_MAX_HINT = "CELERY_DB_REUSE_MAX = 1000"
 CONN_MAX_AGE_HINT = 600
 SQLITE_OPTIONS_HINT = {"timeout": 30, "transaction_mode": "IMMEDIATE"}
