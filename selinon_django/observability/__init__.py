@@ -30,7 +30,7 @@ def configure() -> None:
     """Install the monitoring the settings switch on and remove what they switch off."""
     settings = selinon_settings()
     for key, module_name in _MODULES.items():
-        wanted = bool(getattr(settings, key))
+        wanted = getattr(settings, key) is True  # (a non-boolean is check E003, not a switch)
         if wanted and key not in _active:
             try:
                 # an optional dependency: imported only when its setting asks for it

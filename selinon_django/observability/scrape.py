@@ -3,7 +3,8 @@
 It answers like the REST API authenticates - a token (``Authorization: Token <key>``, which
 Prometheus sends with ``authorization: {type: Token, credentials_file: ...}``) or a session - and
 needs ``selinon_django.view_flowrun``: the metrics name flows and tasks and count their runs.
-With ``PROMETHEUS`` off it is a 404, and prometheus-client is not imported.
+With ``PROMETHEUS`` off it is a 404, and prometheus-client is not imported; on without the
+package, a 503 (and check E014).
 """
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ class MetricsView(APIView):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         if not selinon_settings().PROMETHEUS:
             raise Http404("Prometheus metrics are off (SELINON_DJANGO['PROMETHEUS']).")
-        # an optional dependency, imported only when the setting is on
-        body, content_type = importlib.import_module(METRICS_MODULE).exposition()
+        try:
+            # an optional dependency, imported only when the setting is on
+            metrics = importlib.import_module(METRICS_MODULE)
+        except ImportError as exc:
+            return HttpResponse(f"Prometheus metrics are unavailable: {exc} (check selinon_django.E014).\n",
+                                status=503, content_type="text/plain; charset=utf-8")
+        body, content_type = metrics.exposition()
         return HttpResponse(body, content_type=content_type)
