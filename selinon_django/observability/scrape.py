@@ -27,6 +27,7 @@ class MetricsView(APIView):
 
     authentication_classes = AUTHENTICATION
     permission_classes = (ActionPermission,)
+    schema = None  # Prometheus' text format, not part of the REST API's OpenAPI document
     action_permissions = {"default": (VIEW_RUNS,)}
 
     def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
