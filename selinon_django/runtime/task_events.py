@@ -139,6 +139,8 @@ class NodeEvents(observers.Observer):
     def __call__(self, event: int, details: dict[str, Any]) -> None:
         if event == Trace.TASK_START:
             self._start(details)
+        elif getattr(self._started, "node", None) != details.get("task_id"):
+            return  # the end of an attempt whose start was not sent (not the envelope's)
         elif event == Trace.TASK_END:
             self.emitter.send("task-succeeded", uuid=details["task_id"], result=repr(details.get("storage_name")),
                               runtime=self._runtime())
@@ -152,8 +154,9 @@ class NodeEvents(observers.Observer):
     def _start(self, details: dict[str, Any]) -> None:
         attempt = observers.current()
         if attempt is None or attempt.node_id != details.get("task_id"):
+            self._started.node = None
             return  # not an attempt of the envelope (the in-process executor has no Celery)
-        self._started.at = time.monotonic()
+        self._started.at, self._started.node = time.monotonic(), attempt.node_id
         kwargs = _kwargs_repr(attempt.node_args)
         if attempt.via == observers.VIA_INLINE and self.send_sent:
             self.emitter.send("task-sent", uuid=attempt.node_id, name=attempt.task_name, args="()", kwargs=kwargs,
