@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what it needs, starts PostgreSQL and Redis
-# on loopback, then runs ruff, mypy and pytest (unit, integration with real Celery workers,
+# The whole test suite on a fresh machine: installs what it needs, starts PostgreSQL, Redis and
+# RabbitMQ on loopback, then runs ruff, mypy and pytest (unit, integration with real Celery workers,
 # browser tests in headless Chromium). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
