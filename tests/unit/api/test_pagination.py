@@ -19,7 +19,7 @@ from rest_framework.test import APIClient
 
 from selinon_django.api.renderers import GraphRenderer
 from selinon_django.api.urls import router
-from selinon_django.models import ConfigRevision, FlowMigrationRecord, FlowRun, NodeRun, TraceEventRecord
+from selinon_django.models import ConfigRevision, FlowMigrationRecord, FlowRun, NodeRun, NodeRunLog, TraceEventRecord
 from selinon_django.models.triggers import TriggerSession, TriggerTaskInstance
 from selinon_django.scheduling import SCHEDULE_TASK
 from tests.unit.api.test_migrations import migrations  # noqa: F401  # the fixture: two stored migrations
@@ -61,6 +61,8 @@ def everything(revision: ConfigRevision, migrations: list[FlowMigrationRecord], 
         TraceEventRecord.objects.create(flow_run=run, event="FLOW_START", details={})
         TraceEventRecord.objects.create(flow_run=run, event="FLOW_END", details={})
     node = NodeRun.objects.create(id=str(uuid.uuid4()), flow_run=runs[0], name="Fetch", status="succeeded")
+    for _ in range(2):
+        NodeRunLog.objects.create(flow_run=runs[0], node_run_id=node.pk, lines=[], size=0)
     sessions = [TriggerSession.objects.create(key=f"session {i}") for i in range(2)]
     for i, session in enumerate(sessions):
         TriggerTaskInstance.objects.create(
@@ -87,6 +89,7 @@ def everything(revision: ConfigRevision, migrations: list[FlowMigrationRecord], 
         "selinon-trigger-session-detail": {"key": sessions[0].key},
         "selinon-trigger-task-instance-detail": {"pk": instance.pk},
         "selinon-schedule-detail": {"name": "first"},
+        "selinon-node-run-logs-list": {"node_run_id": node.pk},
     }
 
 
