@@ -47,6 +47,7 @@ def test_committed_schema_describes_every_endpoint() -> None:
         "/api/migrations/", "/api/migrations/{version}/",
         "/api/trigger-sessions/", "/api/trigger-sessions/{key}/", "/api/trigger-sessions/{key}/fire/",
         "/api/trigger-task-instances/", "/api/trigger-task-instances/{id}/",
+        "/api/schedules/", "/api/schedules/{name}/",
     }
     assert set(schema["components"]["securitySchemes"]) == {"tokenAuth", "cookieAuth"}
     run_list = {p["name"] for p in schema["paths"]["/api/runs/"]["get"]["parameters"]}
