@@ -547,15 +547,21 @@ def parse_documents(docs: Sequence[Document], trust: Trust = COMMAND, schemas: S
     return parser.out
 
 
+def _first_definition(out: Parsed, seen: dict[str, Where], what: str, name: str, where: Where) -> bool:
+    """Record where ``name`` is defined; False (and an issue) when it was defined before."""
+    if name in seen:
+        first = seen[name]
+        out.issues.append(where.issue(None, f"{what} is defined twice (first at {first.file}: {first.path})"))
+        return False
+    seen[name] = where
+    return True
+
+
 def _schedule(parser: _Parser, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:
     """One ``schedules:`` entry (see :mod:`selinon_django.config.schedules`)."""
     out = parser.out
-    if name in seen:
-        first = seen[name]
-        message = f"schedule '{name}' is defined twice (first at {first.file}: {first.path})"
-        out.issues.append(where.issue(None, message))
+    if not _first_definition(out, seen, f"schedule '{name}'", name, where):
         return
-    seen[name] = where
     if parser.trust.uploaded:
         # a schedule starts runs with nobody's permission to start runs: an operator's decision
         out.issues.append(where.issue(None, "an uploaded configuration cannot declare schedules (load it with "
@@ -570,12 +576,8 @@ def _schedule(parser: _Parser, name: str, raw: Mapping[str, Any], where: Where, 
 def _trigger_task(parser: _Parser, name: str, raw: Mapping[str, Any], where: Where, seen: dict[str, Where]) -> None:
     """One ``triggers:`` entry; ``run`` must name a flow of this configuration or a dotted path."""
     out = parser.out
-    if name in seen:
-        first = seen[name]
-        message = f"trigger task '{name}' is defined twice (first at {first.file}: {first.path})"
-        out.issues.append(where.issue(None, message))
+    if not _first_definition(out, seen, f"trigger task '{name}'", name, where):
         return
-    seen[name] = where
     run = raw["run"]
     if run not in out.flows and "." not in run:
         out.issues.append(where.issue(
