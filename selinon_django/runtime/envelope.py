@@ -26,7 +26,6 @@ publishes), so every step is safe to repeat:
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -35,7 +34,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import JSONField
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
@@ -45,6 +43,7 @@ from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.dispatcher import revoke_unstarted, step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.results import announce_outcome
+from selinon_django.runtime.store import GuardFailed, run_store
 from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
 from selinon_django.storages.pool import StoragePool
 
@@ -82,23 +81,18 @@ def _lock_key(node_id: str) -> int:
 
 @contextmanager
 def node_lock(node_id: str) -> Iterator[bool]:
-    """A PostgreSQL session advisory lock on the node id (always granted on other databases)."""
-    if connection.vendor != "postgresql":
+    """A session lock on the node id (always granted by a store without session locks)."""
+    store = run_store()
+    if not store.session_locks:
         yield True
         return
     key = _lock_key(node_id)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = bool(cursor.fetchone()[0])
+    acquired = store.try_lock(key)
     try:
         yield acquired
     finally:
         if acquired:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-            except Exception:  # the connection died: the server released the lock with it
-                logger.debug("advisory unlock of %s failed", node_id, exc_info=True)
+            _unlock(key, node_id)
 
 
 def handle_message(node_id: str, kwargs: dict[str, Any], *, hostname: str = "", queue: str | None = None,
@@ -127,79 +121,15 @@ def _serve(node_id: str, kwargs: dict[str, Any], hostname: str, queue: str | Non
            carrier: str | None = None, walked: list[str] | None = None) -> EnvelopeResult:
     """One node of a message (``carrier``: the message's node when it is not this one; ``walked``:
     the nodes the message carries, served next)."""
-    if connection.vendor == "postgresql":
+    if run_store().session_locks:
         offer = continuations.offer(queue=queue, hostname=hostname, carrier=carrier or node_id,
                                     time_limited=time_limited)
-        return _handle_on_postgresql(node_id, kwargs, hostname, offer, carrier=carrier, walked=walked, queue=queue)
+        return _claim_in_one_statement(node_id, kwargs, hostname, offer, carrier=carrier, walked=walked, queue=queue)
     with node_lock(node_id) as acquired:
         if not acquired:
             _resend(node_id, kwargs, countdown=BUSY_RECHECK, rate_limited=False)
             return EnvelopeResult("busy")
         return _claim_and_run(node_id, kwargs, hostname, carrier=carrier, queue=queue)
-
-
-#: lock the node id, read the row and, when this message is the node's next attempt, mark it
-#: started - one round trip. The row as it was (``cur``) classifies a message that did not start
-#: the node (duplicate, lost attempt, unknown) and says when it was sent (monitoring's queue wait);
-#: ``upd`` says whether it did. ``snap`` is the flow
-#: run as it is now, state included when it is small and no step is pending: the snapshot an
-#: optimistic step starts from when the task ends (:func:`_record`).
-_CLAIM_SQL = """
-WITH lk AS MATERIALIZED (SELECT pg_try_advisory_lock(%(key)s) AS got),
-ul AS MATERIALIZED (SELECT pg_advisory_unlock(%(previous)s) AS released),
-cur AS (SELECT status, attempts, flow_run_id, sent_at, countdown FROM {table} WHERE id = %(id)s),
-upd AS (
-    UPDATE {table} AS n SET status = %(started)s, attempts = n.attempts + 1, worker = %(worker)s,
-        carried_by = %(carrier)s, started_at = %(now)s, updated_at = %(now)s,
-        received_at = COALESCE(n.received_at, %(now)s)
-    FROM lk
-    WHERE lk.got AND n.id = %(id)s AND n.attempts = %(expected)s AND n.status <> ALL(%(finished)s)
-    RETURNING n.id
-),
-snap AS (
-    SELECT {run_columns}, CASE WHEN fr.status <> %(running)s OR fr.next_wakeup_at IS NOT DISTINCT FROM %(pending)s
-        THEN NULL WHEN pg_column_size(fr.state) > %(snapshot_bytes)s THEN NULL
-        WHEN jsonb_array_length(fr.state->'active_nodes') <= %(snapshot_limit)s THEN fr.state END,
-        pg_column_size(fr.state) > %(snapshot_bytes)s
-    FROM {run_table} AS fr WHERE fr.id = (SELECT flow_run_id FROM cur)
-)
-SELECT lk.got, cur.status, cur.attempts, cur.flow_run_id, cur.sent_at, cur.countdown, (SELECT count(*) FROM upd),
-    (SELECT count(*) FROM ul), snap.* FROM lk LEFT JOIN cur ON true LEFT JOIN snap ON true
-"""
-
-
-def _claim_sql() -> tuple[str, list[Any]]:
-    """The claim statement for this database, and the flow-run fields its snapshot columns hold."""
-    global _claim_cache
-    if _claim_cache is None:
-        quote = connection.ops.quote_name
-        fields = [f for f in FlowRun._meta.concrete_fields if f.attname != "state"]
-        sql = _CLAIM_SQL.format(
-            table=quote(NodeRun._meta.db_table), run_table=quote(FlowRun._meta.db_table),
-            run_columns=", ".join(f"fr.{quote(str(f.column))}" for f in fields),
-        )
-        _claim_cache = (sql, fields)
-    return _claim_cache
-
-
-_claim_cache: tuple[str, list[Any]] | None = None
-
-
-def _snapshot(fields: list[Any], values: list[Any]) -> tuple[FlowRun | None, bool]:
-    """What the claim read of the flow run (``snap``): the run, unlocked, or None when it is not
-    one to step optimistically; and whether its state is big (a fan-in)."""
-    *columns, state, big = values
-    if state is None or columns[0] is None:
-        return None, bool(big)
-    decoded = []
-    for field, value in zip(fields, columns, strict=True):
-        if isinstance(value, str) and isinstance(field, JSONField):
-            value = json.loads(value)
-        decoded.append(value)
-    run = FlowRun(**{f.attname: v for f, v in zip(fields, decoded, strict=True)})
-    run.state = json.loads(state) if isinstance(state, str) else state
-    run._state.adding = False
-    return run, bool(big)
 
 
 class _HeldLock(threading.local):
@@ -225,7 +155,7 @@ class _HeldLock(threading.local):
 _held = _HeldLock()
 
 
-def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
+def _claim_in_one_statement(node_id: str, kwargs: dict[str, Any], hostname: str,
                           offer: continuations.Continuation | None = None, *, carrier: str | None = None,
                           walked: list[str] | None = None, queue: str | None = None) -> EnvelopeResult:
     key = _lock_key(node_id)
@@ -239,10 +169,8 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
         "snapshot_limit": settings.INLINE_STEP_MAX_ACTIVE if settings.INLINE_STEPS else -1,
         "snapshot_bytes": SNAPSHOT_MAX_BYTES,
     }
-    sql, run_fields = _claim_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        got, status, _attempts, run_id, sent_at, countdown, started, _released, *run_values = cursor.fetchone()
+    claim = run_store().claim(params)  # lock, read, mark started, read the run: one round trip
+    got, status, run_id, sent_at, countdown = claim.got, claim.status, claim.run_id, claim.sent_at, claim.countdown
     result = None
     held: int | None = key if got else None  # the lock this delivery holds now
     try:
@@ -261,10 +189,9 @@ def _handle_on_postgresql(node_id: str, kwargs: dict[str, Any], hostname: str,
                 _resume_carried(node_id, run_id, walked or [], interrupted=bool(kwargs.get(messages.INTERRUPTED_KEY)))
             _dropped(node_id, kwargs, hostname, status)
             return EnvelopeResult("duplicate", status)
-        if started:
-            snapshot, big = _snapshot(run_fields, run_values)
-            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=snapshot,
-                                  fan_in=big or not settings.INLINE_STEPS, continuation=offer,
+        if claim.started:
+            result = _run_started(node_id, run_id, kwargs, hostname, snapshot=claim.snapshot,
+                                  fan_in=claim.big or not settings.INLINE_STEPS, continuation=offer,
                                   delivery=_Delivery(queue, carrier, sent_at, countdown))
             while offer is not None and offer.node_id is not None:
                 # the statement that recorded the end released that node's lock and took this one's
@@ -312,8 +239,7 @@ def _resume_carried(node_id: str, run_id: str, walked: list[str], *, interrupted
 
 def _unlock(key: int, node_id: str) -> None:
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        run_store().unlock(key)
     except Exception:  # the connection died: the server released the lock with it
         logger.debug("advisory unlock of %s failed", node_id, exc_info=True)
 
@@ -497,12 +423,11 @@ def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Fai
             return False
         taken = continuation is not None and continuation.node_id is not None
         if continuation is not None and continuation.node_id is not None:
-            batch.when_guarded("pg_try_advisory_lock(%s)", [_lock_key(continuation.node_id)])
-            batch.when_guarded("pg_advisory_unlock(%s)", [_lock_key(node_id)])
+            batch.swap_locks_when_guarded(take=_lock_key(continuation.node_id), release=_lock_key(node_id))
         if tracing_owned():
             tracing.flush(batch)
         outbox.flush(batch=batch)
-    except writes.GuardFailed:
+    except GuardFailed:
         if continuation is not None:
             continuation.drop()
         tracing.restore(traces)
@@ -537,8 +462,7 @@ def _record_fan_in(node_id: str, run_id: str, outcome: Succeeded | Failed) -> No
     batch = writes.Batch()
     if tracing_owned():
         tracing.flush(batch)
-    node_sql, node_params = writes.update_statement(NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED))
-    finish_fan_in(node_sql, node_params, run_id, batch)
+    finish_fan_in((NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED)), run_id, batch)
 
 
 def _record(

@@ -9,7 +9,7 @@ when the database cuts every connection (a restart, an outage): then the worker 
 within :data:`KEEP_INTERVAL` seconds of the database coming back. So "this worker is gone" is a
 lock seen free across a whole grace period (:class:`Silence`), not a lock seen free once.
 
-PostgreSQL only: other databases have no session locks (the embedded SQLite demo runs one
+Stores with session locks only (PostgreSQL): other databases have none (the embedded SQLite demo runs one
 worker, whose death stops everything anyway), and there the sweeper leaves started nodes to the
 broker's redelivery.
 """
@@ -24,6 +24,7 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 from selinon_django.runtime import advisory
+from selinon_django.runtime.store import run_store
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +49,13 @@ class WorkerLock:
         try:
             if self._db is None:
                 self._db = connections.create_connection(DEFAULT_DB_ALIAS)
-                if self._db.vendor != "postgresql":
-                    return False
             elif self.held and self._db.is_usable():
                 return True
-            if self._db.vendor != "postgresql":
+            store = run_store(self._db)
+            if not store.session_locks:
                 return False
             self._db.close()  # a session the server dropped, or none yet
-            with self._db.cursor() as cursor:
-                cursor.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
-                self.held = bool(cursor.fetchone()[0])
+            self.held = store.try_lock(self.key, self._db)
             if not self.held and not self._warned:
                 self._warned = True
                 logger.warning("another live process holds the worker lock of %s: two workers share a hostname",

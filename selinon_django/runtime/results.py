@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.models.runs import FlowRun
-from selinon_django.runtime import writes
 from selinon_django.runtime.celery_app import get_celery_app
+from selinon_django.runtime.store import run_store
 from selinon_django.signals import flow_finished
 
 logger = logging.getLogger(__name__)
@@ -55,17 +55,7 @@ def _store_success(backend: Any, model: Any, run_id: str, result: Any) -> None:
     row = model(task_id=run_id, status="SUCCESS", result=data, content_type=content_type,
                 content_encoding=content_encoding, meta=meta, traceback=None)
     updated = ["status", "result", "content_type", "content_encoding", "meta", "traceback", "date_done"]
-    if connection.vendor != "postgresql":  # (bulk_create adds a transaction around its insert)
-        model._default_manager.bulk_create([row], update_conflicts=True, unique_fields=["task_id"],
-                                           update_fields=updated)
-        return
-    sql, params = writes.insert_statement(model, [row])
-    quote = connection.ops.quote_name
-    columns = [quote(str(model._meta.get_field(name).column)) for name in updated]
-    sql += (f" ON CONFLICT ({quote(str(model._meta.get_field('task_id').column))}) DO UPDATE SET "
-            + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    run_store().upsert(model, row, unique_field="task_id", update_fields=updated)
 
 
 def forget_outcomes(run_ids: list[str]) -> int:

@@ -50,6 +50,7 @@ from selinon_django.runtime import advisory, liveness, outbox
 from selinon_django.runtime.broker import BrokerProbe
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import TaskMessage, TriggerMessage
+from selinon_django.runtime.store import run_store
 from selinon_django.runtime.wakeups import PENDING, mark_pending
 from selinon_django.signals import swept
 
@@ -115,14 +116,8 @@ class _Sweep:
 
 
 def _try_lock() -> bool:
-    if connection.vendor != "postgresql":
-        return True
-    with connection.cursor() as cursor:
-        # A background sweep never waits for locks: it gives up (and tries again next time)
-        # rather than queue behind, or deadlock with, a migration or a TRUNCATE.
-        cursor.execute("SET LOCAL lock_timeout = '200ms'")
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SWEEP_LOCK_KEY])
-        return bool(cursor.fetchone()[0])
+    """One sweeper at a time: it gives up rather than wait (and tries again next time)."""
+    return run_store().try_sweep_lock(_SWEEP_LOCK_KEY)
 
 
 def sweep(probe: BrokerProbe | None = None) -> SweepReport:
@@ -234,13 +229,15 @@ def _gone_workers(state: _Sweep, hostnames: set[str], held: set[int]) -> set[str
 
 
 def _rerun_gone_tasks(state: _Sweep) -> set[str]:
-    """Tasks ``started`` by a process that is gone (PostgreSQL): resend the lost attempt's message.
+    """Tasks ``started`` by a process that is gone (stores with session locks): resend the lost
+    attempt's message.
 
     The envelope finds the node started by that attempt, which never ended, and takes the
     lost-worker path. The message counts every earlier attempt as lost (the counters of the
     messages before it are not kept): a task whose worker keeps dying cannot loop.
     """
-    if connection.vendor != "postgresql":
+    store = run_store()
+    if not store.session_locks:
         return set()
     started = NodeRun.objects.filter(kind=NodeRun.Kind.TASK, status=NodeRunStatus.STARTED,
                                      flow_run__status__in=FLOW_UNFINISHED_STATUSES)
@@ -249,7 +246,7 @@ def _rerun_gone_tasks(state: _Sweep) -> set[str]:
                     .values_list("worker", flat=True).distinct())
     if not hostnames:
         return set()
-    held = advisory.held_keys(connection)
+    held = store.held_keys()
     gone = _gone_workers(state, hostnames, held)
     if not gone:
         return set()
@@ -345,14 +342,15 @@ def _resend_trigger_tasks(state: _Sweep) -> int:
 
 
 def _rerun_gone_triggers(state: _Sweep) -> int:
-    if connection.vendor != "postgresql":
+    store = run_store()
+    if not store.session_locks:
         return 0
     started = TriggerTaskInstance.objects.filter(kind=TriggerTaskInstance.Kind.TASK, status=TriggerTaskStatus.STARTED,
                                                  updated_at__lte=state.now - state.grace)
     hostnames = set(started.exclude(worker="").values_list("worker", flat=True).distinct())
     if not hostnames:
         return 0
-    held = advisory.held_keys(connection)
+    held = store.held_keys()
     gone = _gone_workers(state, hostnames, held)
     resent = []
     for row in started.filter(worker__in=gone).values("id", "attempts", "queue", "priority", "started_at",

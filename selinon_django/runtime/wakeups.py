@@ -20,21 +20,19 @@ its active nodes (:func:`coalesce_countdown`), so the tasks finishing meanwhile 
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Func, IntegerField, JSONField, QuerySet
-from django.db.models.expressions import RawSQL
-from django.db.models.sql import UpdateQuery
+from django.db.models import Func, IntegerField, JSONField, Model, QuerySet
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FLOW_UNFINISHED_STATUSES, FlowRun, FlowRunStatus
 from selinon_django.runtime import outbox
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
-from selinon_django.runtime.writes import Batch, fan_in_clauses
+from selinon_django.runtime.store import run_store
+from selinon_django.runtime.writes import Batch
 
 PENDING = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -114,26 +112,11 @@ def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str]
 def finish_and_wake(node_rows: QuerySet[Any], values: dict[str, Any], run_id: str, *,
                     finished: dict[str, str], batch: Batch | None = None) -> bool:
     """``node_rows.update(**values)`` and, if it changed a row, :func:`wake` - on PostgreSQL in
-    one statement (the update as a ``WITH`` clause of the locking read). Returns whether the
-    update changed a row."""
-    if connections[DEFAULT_DB_ALIAS].vendor != "postgresql":
-        if not node_rows.update(**values):
-            return False
-        wake(run_id, finished=finished, batch=batch)
-        return True
-    update = cast(UpdateQuery, node_rows.query.chain(UpdateQuery))
-    update.add_update_values(values)
-    update_sql, update_params = update.get_compiler(node_rows.db).as_sql()
-    rows = _wake_rows(run_id).annotate(node_changed=RawSQL("(SELECT count(*) FROM node_update)", ()))
-    select_sql, select_params = rows.query.get_compiler(DEFAULT_DB_ALIAS).as_sql()
-    sql = f"WITH node_update AS ({update_sql} RETURNING 1) {select_sql}"
-    found = list(FlowRun.objects.raw(sql, tuple(update_params) + tuple(select_params)))
-    if not found or not getattr(found[0], "node_changed", 0):
+    one statement (the store's :meth:`~selinon_django.runtime.store.RunStore.finish_node_and_lock_run`).
+    Returns whether the update changed a row."""
+    changed, run = run_store().finish_node_and_lock_run(node_rows, values, _wake_rows(run_id))
+    if not changed:
         return False
-    run = found[0]
-    small = getattr(run, "small_state", None)
-    if isinstance(small, str):  # raw rows leave annotations as the driver returned them
-        setattr(run, "small_state", json.loads(small))  # noqa: B010 - an annotation, not a field
     _wake_locked(run, reason="node finished", finished=finished, batch=batch)
     return True
 
@@ -184,50 +167,26 @@ def schedule(countdown: float) -> tuple[datetime | None, bool]:
     return timezone.now() + timedelta(seconds=max(0.0, countdown)), countdown <= limit
 
 
-#: one statement in autocommit: the node's end (``{node}``), the caller's other writes
-#: (``{others}``: trace rows) and, when no wake-up is pending, the run marked pending - under
-#: the run's row lock for the statement's duration, so a step in progress is waited for and its
-#: outcome seen (see the module docstring)
-_FAN_IN_SQL = """
-WITH node_update AS ({node} RETURNING 1),
-{others}
-fr AS MATERIALIZED (
-    SELECT id, flow_name, revision_id, state_version, status, next_wakeup_at,
-        CASE WHEN next_wakeup_at IS DISTINCT FROM %s AND status = ANY(%s)
-            THEN jsonb_array_length(state->'active_nodes') END AS active
-    FROM {table} WHERE id = %s AND EXISTS (SELECT 1 FROM node_update) FOR UPDATE
-),
-marked AS (
-    UPDATE {table} AS f SET next_wakeup_at = %s, updated_at = %s FROM fr
-    WHERE f.id = fr.id AND fr.active IS NOT NULL RETURNING f.id
-)
-SELECT (SELECT count(*) FROM node_update), fr.flow_name, fr.revision_id, fr.state_version, fr.active,
-    (SELECT count(*) FROM marked) FROM (SELECT 1) AS one LEFT JOIN fr ON true
-"""
-
-
-def finish_fan_in(node_sql: str, node_params: tuple[Any, ...], run_id: str, batch: Batch) -> bool | None:
+def finish_fan_in(node_update: tuple[type[Model], dict[str, Any], str, Sequence[Any]], run_id: str,
+                  batch: Batch) -> bool:
     """A task of a big run (a foreach fanning in) ends without a transaction: one statement
-    records it with ``batch``'s writes and marks the run pending if nothing else did; the
-    dispatcher message follows (recorded by the pending mark). Returns whether the node's row
-    changed (False: a duplicate, nothing written but ``batch``); PostgreSQL only.
+    records it (``node_update``: model, values, where, params) with ``batch``'s writes and marks
+    the run pending if nothing else did, under the run's row lock for the statement's duration (a
+    step in progress is waited for and its outcome seen); the dispatcher message follows
+    (recorded by the pending mark). Returns whether the node's row changed (False: a duplicate,
+    nothing written but ``batch``); stores that combine writes only.
     """
     from selinon_django.runtime.configs import config_for
 
-    others, other_params = fan_in_clauses(batch)
-    table = connections[DEFAULT_DB_ALIAS].ops.quote_name(FlowRun._meta.db_table)
-    now = timezone.now()
-    sql = _FAN_IN_SQL.format(node=node_sql, others=others, table=table)
     unfinished = [str(status) for status in FLOW_UNFINISHED_STATUSES]
-    params = (*node_params, *other_params, PENDING, unfinished, run_id, PENDING, now)
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(sql, params)
-        changed, flow_name, revision_id, state_version, active, marked = cursor.fetchone()
-    if marked:
-        queue = config_for(revision_id).dispatcher_queue(flow_name)
+    fan_in = run_store().record_fan_in(batch, node_update, run_id, pending=PENDING, unfinished=unfinished,
+                                       now=timezone.now())
+    if fan_in.marked and fan_in.revision_id is not None and fan_in.flow_name is not None:
+        queue = config_for(fan_in.revision_id).dispatcher_queue(fan_in.flow_name)
         outbox.publish_recorded(
             DISPATCHER_TASK,
-            dispatcher_kwargs(run_id, flow_name, state_version=state_version, reason="node finished"),
-            queue=queue, countdown=coalesce_countdown(active),
+            dispatcher_kwargs(run_id, fan_in.flow_name, state_version=fan_in.state_version or 0,
+                              reason="node finished"),
+            queue=queue, countdown=coalesce_countdown(fan_in.active),
         )
-    return bool(changed)
+    return fan_in.changed

@@ -67,11 +67,11 @@ def attempts_run(worker_env: dict[str, str], name: str) -> int:
 def test_a_worker_killed_whole_has_its_nodes_run_again_within_seconds(
     pool: WorkerPool, recovery_flows: Any, worker_env: dict[str, str]
 ) -> None:
-    from django.db import connection
 
     from selinon_django.models import FlowRun, NodeRun
     from selinon_django.runtime import advisory
     from selinon_django.runtime.api import run_flow
+    from selinon_django.runtime.store import run_store
 
     pool.start(DISPATCHER_QUEUES, concurrency=1)
     victim = pool.start(TASK_QUEUES, concurrency=2)
@@ -82,7 +82,7 @@ def test_a_worker_killed_whole_has_its_nodes_run_again_within_seconds(
         timeout=60, message=lambda: f"both SleepFirst to start\n{pool.logs()}",
     )
     assert {node.worker for node in running} == {victim.hostname}
-    held = advisory.held_keys(connection)  # the worker says it lives, each attempt that it runs
+    held = run_store().held_keys()  # the worker says it lives, each attempt that it runs
     assert advisory.worker_key(victim.hostname) in held
     assert all(advisory.key(node.pk) in held for node in running)
 

@@ -20,6 +20,9 @@ from selinon_django.runtime import dispatcher, envelope, outbox, writes
 from selinon_django.runtime.api import run_flow
 from selinon_django.runtime.configs import forget_configs
 from selinon_django.runtime.messages import DISPATCHER_TASK
+from selinon_django.runtime.store import GuardFailed
+from selinon_django.runtime.store import sql as store_sql
+from selinon_django.runtime.store.postgresql import PostgresRunStore
 from selinon_django.signals import flow_finished
 from tests.unit.broker import CapturedBroker, install
 
@@ -136,20 +139,20 @@ def test_a_step_in_between_makes_the_hop_take_the_locked_path(broker: CapturedBr
     envelope._run_started = interleaved
     try:
         guard_failures: list[int] = []
-        execute = writes.Batch._execute_guarded
+        execute = PostgresRunStore._execute_guarded
 
-        def counting(self: writes.Batch, returning: Any) -> Any:
+        def counting(self: PostgresRunStore, batch: writes.Batch, returning: Any) -> Any:
             try:
-                return execute(self, returning)
-            except writes.GuardFailed:
+                return execute(self, batch, returning)
+            except GuardFailed:
                 guard_failures.append(1)
                 raise
 
-        writes.Batch._execute_guarded = counting  # type: ignore[method-assign]
+        PostgresRunStore._execute_guarded = counting  # type: ignore[method-assign]
         try:
             broker.serve(a)
         finally:
-            writes.Batch._execute_guarded = execute  # type: ignore[method-assign]
+            PostgresRunStore._execute_guarded = execute  # type: ignore[method-assign]
     finally:
         envelope._run_started = original
     assert guard_failures == [1]  # A's optimistic write lost the race and wrote nothing
@@ -184,7 +187,7 @@ def test_a_guarded_batch_whose_guard_misses_writes_nothing(broker: CapturedBroke
     batch.update_where(FlowRun, {"error": "must not be written"}, "id = %s", (run_id,), FlowRun.objects.none)
     batch.update_where(FlowRun, {"state_version": 100}, "id = %s AND state_version = %s", (run_id, 99),
                        FlowRun.objects.none, guard=True)
-    with pytest.raises(writes.GuardFailed):
+    with pytest.raises(GuardFailed):
         batch.execute()
     assert FlowRun.objects.get(pk=run_id).error == ""
 
@@ -250,7 +253,7 @@ def test_a_task_of_a_big_run_ends_in_one_statement_and_wakes_its_dispatcher(
 
 
 def test_a_big_first_step_writes_its_trace_rows(broker: CapturedBroker) -> None:
-    count = writes.COPY_ROWS + 50
+    count = store_sql.COPY_ROWS + 50
     run_id = run_flow("fan", {"count": count})
     events = TraceEventRecord.objects.filter(flow_run_id=run_id)
     assert events.filter(event="TASK_SCHEDULE").count() == count  # written with the step
@@ -263,7 +266,7 @@ def test_a_big_first_step_writes_its_trace_rows(broker: CapturedBroker) -> None:
 
 
 def test_a_foreach_bigger_than_one_statement_starts(broker: CapturedBroker) -> None:
-    count = writes.MAX_PARAMS // 20  # node-run rows with their ~20 columns need several statements
+    count = store_sql.MAX_PARAMS // 20  # node-run rows with their ~20 columns need several statements
     run_id = run_flow("fan", {"count": count})
     assert FlowRun.objects.get(pk=run_id).status == "running"  # the first step ran inline, not refused
     assert NodeRun.objects.filter(flow_run_id=run_id, status="sent").count() == count

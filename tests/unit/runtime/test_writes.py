@@ -9,6 +9,8 @@ from django.db import connection, transaction
 from selinon_django.models import FlowRun, NodeRun, OutboxMessage, TraceEventRecord
 from selinon_django.models.runs import FlowRunStatus
 from selinon_django.runtime import tracing, writes
+from selinon_django.runtime.store import GuardFailed
+from selinon_django.runtime.store import sql as store_sql
 
 pytestmark = [
     pytest.mark.django_db,
@@ -30,9 +32,9 @@ def run(db: None) -> FlowRun:
 
 def test_groups_keep_each_statement_under_the_limit() -> None:
     statements = [("a", (1,) * 40_000), ("b", (1,) * 30_000), ("c", (1,) * 20_000), ("d", ())]
-    groups = writes._groups(statements)
+    groups = store_sql.statement_groups(statements)
     assert [[sql for sql, _ in group] for group in groups] == [["a"], ["b", "c", "d"]]
-    assert all(sum(len(p) for _, p in group) <= writes.MAX_PARAMS for group in groups)
+    assert all(sum(len(p) for _, p in group) <= store_sql.MAX_PARAMS for group in groups)
 
 
 def test_a_batch_of_thousands_of_rows_and_returned_keys(run: FlowRun) -> None:
@@ -66,7 +68,7 @@ def test_a_guarded_batch_of_thousands_of_rows_is_one_statement(run: FlowRun) -> 
     again.insert(NodeRun, [NodeRun(id=f"m{i}", flow_run_id=run.pk, name="A") for i in range(4000)])
     again.update_where(FlowRun, {"state_version": 2}, "id = %s AND state_version = %s", ("big", 0),
                        lambda: FlowRun.objects.none(), guard=True)  # another step got there first
-    with pytest.raises(writes.GuardFailed):
+    with pytest.raises(GuardFailed):
         again.execute()
     assert NodeRun.objects.count() == 4000 and FlowRun.objects.get(pk=run.pk).state_version == 1
 
@@ -74,19 +76,19 @@ def test_a_guarded_batch_of_thousands_of_rows_is_one_statement(run: FlowRun) -> 
 def test_a_guarded_batch_too_big_for_one_statement_is_refused_whole(
     run: FlowRun, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(writes, "MAX_PARAMS", 3)  # far fewer parameters than PostgreSQL takes
+    monkeypatch.setattr(store_sql, "MAX_PARAMS", 3)  # far fewer parameters than PostgreSQL takes
     batch = writes.Batch()
     batch.update_where(NodeRun, {"status": "failed", "worker": "w"}, "flow_run_id = %s", ("big",),
                        lambda: NodeRun.objects.none())
     batch.update_where(FlowRun, {"state_version": 1}, "id = %s", ("big",), lambda: FlowRun.objects.none(),
                        guard=True)
-    with pytest.raises(writes.GuardFailed):
+    with pytest.raises(GuardFailed):
         batch.execute()
     assert FlowRun.objects.get(pk=run.pk).state_version == 0
 
 
 def test_thousands_of_node_runs_are_copied_inside_a_transaction(run: FlowRun) -> None:
-    count = writes.COPY_ROWS + 10
+    count = store_sql.COPY_ROWS + 10
     nodes = [NodeRun(id=f"c{i}", flow_run_id=run.pk, name="A", node_args={"i": i}, parent={"X": ["p"]})
              for i in range(count)]
     batch = writes.Batch()
