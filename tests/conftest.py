@@ -24,17 +24,17 @@ pytest_plugins = ["tests.worker_fixtures"]
 def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every message enqueued through the outbox during the test, recorded or not (messages a
     run's rows record get no outbox row, so tests of what was sent read them here)."""
-    from selinon_django.runtime import outbox
+    from selinon_django.runtime.unit_of_work import UnitOfWork
 
     messages: list[Any] = []
-    original = outbox.enqueue
+    original = UnitOfWork.enqueue
 
-    def spy(task_name: str, kwargs: dict[str, Any], **options: Any) -> Any:
-        message = original(task_name, kwargs, **options)
+    def spy(unit: UnitOfWork, task_name: str, kwargs: dict[str, Any], **options: Any) -> Any:
+        message = original(unit, task_name, kwargs, **options)
         messages.append(message)
         return message
 
-    monkeypatch.setattr(outbox, "enqueue", spy)
+    monkeypatch.setattr(UnitOfWork, "enqueue", spy)
     return messages
 
 

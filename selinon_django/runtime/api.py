@@ -29,12 +29,13 @@ from selinon_django.models.runs import (
     NodeRun,
     NodeRunStatus,
 )
-from selinon_django.runtime import migrating, observers, outbox
+from selinon_django.runtime import migrating, observers
 from selinon_django.runtime.celery_app import get_celery_app
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.flow_handle import FlowHandle
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.results import announce_outcome
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.wakeups import PENDING
 
 __all__ = ["RunStateError", "cancel_flow", "retry_flow", "run_flow", "run_flow_selective"]
@@ -75,9 +76,10 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
     run = FlowRun(**fields)
     if selinon_settings().START_INLINE and migrating.may_step_unlocked(run) and _first_step(run):
         return run_id
+    unit = UnitOfWork(run_id)
     with transaction.atomic():
         FlowRun.objects.create(**fields)  # as given (a first step that raised changed ``run``)
-        outbox.enqueue(
+        unit.enqueue(
             DISPATCHER_TASK,
             dispatcher_kwargs(
                 run_id, flow_name, reason="start",
@@ -87,7 +89,7 @@ def _start(flow_name: str, node_args: Any, *, selective: dict[str, Any] | None, 
             queue=config.dispatcher_queue(flow_name),
             recorded=True,  # the run's row is pending
         )
-        outbox.flush()
+        unit.commit()
     return run_id
 
 
@@ -96,19 +98,16 @@ def _first_step(run: FlowRun) -> bool:
     its first nodes: on PostgreSQL one statement (no transaction of its own: nobody can see the
     run before it exists, so it needs no lock; in the caller's transaction, a savepoint), else
     one transaction. False (nothing written) when the step raised: a dispatcher takes it."""
-    from selinon_django.runtime import dispatcher, tracing, writes
+    from selinon_django.runtime import dispatcher, tracing
 
     tracing.install()
-    messages, traces = outbox.pending(), tracing.snapshot()  # a caller's own, kept either way
-    batch = writes.Batch()
-    alone = batch.combines and not transaction.get_connection().in_atomic_block
+    unit = UnitOfWork(run.pk)  # its own: a caller's work (a task starting a flow) is not touched
+    alone = unit.writes.combines and not transaction.get_connection().in_atomic_block
     try:
         with contextlib.nullcontext() if alone else transaction.atomic():
-            dispatcher.step_locked(run, batch=batch, new=True)
-            outbox.flush(batch=batch)
+            dispatcher.step_locked(run, unit=unit, new=True)
+            unit.commit()
     except Exception:
-        outbox.restore(messages)
-        tracing.restore(traces)
         logger.warning("first step of %s %s raised; it goes to a dispatcher instead", run.flow_name, run.pk,
                        exc_info=True)
         return False
@@ -167,6 +166,7 @@ def cancel_flow(run_id: str) -> int:
     then Celery revokes the task ids, terminating the ones running. A finished run is refused.
     """
     now = timezone.now()
+    unit = UnitOfWork(run_id)
     with transaction.atomic():
         run = FlowRun.objects.locked().filter(pk=run_id).first()
         if run is None:
@@ -192,8 +192,8 @@ def cancel_flow(run_id: str) -> int:
             )
             from selinon_django.runtime.wakeups import wake
 
-            wake(run.parent_run_id, reason="sub-flow cancelled")
-        outbox.flush()
+            wake(run.parent_run_id, unit, reason="sub-flow cancelled")
+        unit.commit()
 
         if task_ids:
             transaction.on_commit(lambda: get_celery_app().control.revoke(task_ids, terminate=True))

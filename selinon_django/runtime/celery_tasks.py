@@ -56,8 +56,6 @@ def _release_old_connections() -> None:
 
 def _requeue_after_database_error(exc: BaseException) -> None:
     logger.warning("database error (%s); the message goes back to the queue", exc)
-    outbox.discard()
-    tracing.discard()
     try:
         connection.close()
     except Exception:
@@ -111,8 +109,6 @@ def _hand_back(request: Any, kwargs: dict[str, Any], exc: BaseException) -> str:
     slot), else the ones this delivery came with.
     """
     logger.warning("database error (%s); the message is handed back", exc)
-    outbox.discard()
-    tracing.discard()
     try:
         connection.close()
     except Exception:

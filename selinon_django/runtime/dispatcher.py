@@ -22,13 +22,12 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from selinon_django.conf import selinon_settings
 from selinon_django.engine.actions import FailFlow, FinishFlow, Reschedule, RetryFlow, ReuseTask, StartFlow, StartTask
 from selinon_django.engine.dispatcher import StepResult, step
 from selinon_django.engine.state import FlowState
 from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
-from selinon_django.runtime import messages, migrating, outbox, tracing, writes
+from selinon_django.runtime import messages, migrating, tracing
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.continuations import (
     Continuation,
@@ -40,6 +39,7 @@ from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.ports import DatabasePorts, NeedsLock
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.trace_context import child_context
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.wakeups import PENDING, schedule
 from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
@@ -72,49 +72,46 @@ def handle_message(run_id: str, *, state_version: int | None = None, reason: str
 
 
 def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
-                batch: writes.Batch | None = None, new: bool = False) -> StepResult:
+                unit: UnitOfWork | None = None, new: bool = False) -> StepResult:
     """Run one step of a run whose row the current transaction holds locked.
 
-    ``known_statuses``: final statuses of nodes the caller's transaction just wrote. ``batch``:
-    the caller's, which the caller sends (with the outbox); without one the step sends its own.
+    ``known_statuses``: final statuses of nodes the caller's transaction just wrote. ``unit``:
+    the caller's, which the caller commits; without one the step commits its own.
     ``new``: the run's row is not written yet - the step inserts it, as the step left it, with
     its first nodes (a run's start in one statement; nobody can see the run before).
     """
-    own_batch = batch is None
-    batch = batch if batch is not None else writes.Batch()
-    if (held := migrating.before_step(run)) is not None:
-        return held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
-    settings = selinon_settings()
-    with tracing.collecting(run.pk, enabled=settings.TRACE_DATABASE) as owns_traces:
-        try:
-            result, node_args, pool = _engine_step(run, known_statuses, unlocked=False)
-        except Exception:
-            if owns_traces:
-                tracing.discard()
-            logger.exception("dispatcher step of %s %s raised", run.flow_name, run.pk)
-            raise
-        _trace(pool, result)
-        _apply(run, result, node_args_before=node_args, batch=batch, insert_run=new)
-        if owns_traces:
-            tracing.flush(batch)
-    if own_batch:
-        outbox.flush(batch=batch)
+    own = unit is None
+    if unit is None:
+        unit = UnitOfWork(run.pk)
+    with tracing.collecting(unit):
+        if (held := migrating.before_step(run, unit)) is not None:
+            result = held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
+        else:
+            try:
+                result, node_args, pool = _engine_step(run, known_statuses, unlocked=False)
+            except Exception:
+                logger.exception("dispatcher step of %s %s raised", run.flow_name, run.pk)
+                raise
+            _trace(pool, result)
+            _apply(run, result, unit, node_args_before=node_args, insert_run=new)
+    if own:
+        unit.commit()
     return result
 
 
-def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writes.Batch,
+def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], unit: UnitOfWork,
                     continuation: Continuation | None = None) -> StepResult | None:
-    """A step computed from an *unlocked* snapshot of the run, its writes put in ``batch``
+    """A step computed from an *unlocked* snapshot of the run, its writes put in ``unit``
     guarded by the snapshot's ``state_version`` (:meth:`~.writes.Batch.update_where`).
 
     This is a chain's hop without a transaction: the finishing task's envelope read the row
     when it claimed its node, and if no other step ran since, one statement records the node's
     end and this step. When another step did run, the statement writes nothing and the caller
-    takes the locked path. Returns None - nothing added to ``batch`` - for the steps that need
+    takes the locked path. Returns None - nothing added to ``unit`` - for the steps that need
     the lock anyway: a sub-flow's end (its parent's node row is updated and the parent woken
     in the same transaction), a retry of the flow, migrations, throttling and rate limits
     (their slots are reserved under row locks). A root run's end is fine: the caller calls
-    :func:`~selinon_django.runtime.results.announce_outcome` once the batch is written.
+    :func:`~selinon_django.runtime.results.announce_outcome` once the unit is committed.
 
     ``continuation``: the caller may run one started task itself (see
     :mod:`~selinon_django.runtime.continuations`); the one it accepts is written ``started``
@@ -132,8 +129,9 @@ def step_optimistic(run: FlowRun, *, known_statuses: dict[str, str], batch: writ
     tasks = config_for(run.revision_id).tasks
     if any(isinstance(start, StartTask) and tasks[start.name].rate_limit for start in result.starts):
         return None
-    _trace(pool, result)
-    _apply(run, result, node_args_before=node_args, batch=batch, guarded=True, continuation=continuation)
+    with tracing.collecting(unit):
+        _trace(pool, result)
+    _apply(run, result, unit, node_args_before=node_args, guarded=True, continuation=continuation)
     return result
 
 
@@ -161,8 +159,9 @@ def _trace(pool: StoragePool, result: StepResult) -> None:
         pool.tracer.trace(Trace.str2event(event.event), dict(event.details))
 
 
-def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: writes.Batch,
+def _apply(run: FlowRun, result: StepResult, unit: UnitOfWork, *, node_args_before: Any,
            guarded: bool = False, continuation: Continuation | None = None, insert_run: bool = False) -> None:
+    batch = unit.writes
     config = config_for(run.revision_id)
     now = timezone.now()
     node_rows: list[NodeRun] = []
@@ -218,7 +217,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
                     trace_context=child_context(run.trace_context, run.pk) if run.trace_context else None,
                 )
             )
-            outbox.enqueue(
+            unit.enqueue(
                 DISPATCHER_TASK,
                 dispatcher_kwargs(
                     start.id, start.name, reason="start",
@@ -232,7 +231,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
             )
     batch.insert(FlowRun, child_runs)
     batch.insert(NodeRun, node_rows)
-    _enqueue_tasks(alone, shareable)
+    _enqueue_tasks(unit, alone, shareable)
 
     state = result.state.to_dict()
     if result.node_args != node_args_before or NODE_ARGS_KEY in (run.state or {}):
@@ -268,7 +267,7 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
             error=f"attempt failed ({outcome.reason})",
             failed_nodes=(outcome.state or {}).get("failed_nodes"))])
         if by_message:
-            outbox.enqueue(
+            unit.enqueue(
                 DISPATCHER_TASK,
                 dispatcher_kwargs(run.pk, run.flow_name, state_version=run.state_version + 1, reason="retry"),
                 queue=config.dispatcher_queue(run.flow_name),
@@ -297,17 +296,17 @@ def _apply(run: FlowRun, result: StepResult, *, node_args_before: Any, batch: wr
             # is written (after the commit, as announce_outcome does inside a transaction)
             return
         batch.execute()  # the parent's step (woken below, maybe inline) reads this run's row
-        finish_run_side_effects(run)
+        finish_run_side_effects(run, unit)
 
 
-def _enqueue_tasks(alone: list[tuple[messages.TaskMessage, messages.CeleryOptions]],
+def _enqueue_tasks(unit: UnitOfWork, alone: list[tuple[messages.TaskMessage, messages.CeleryOptions]],
                    shareable: list[tuple[messages.TaskMessage, messages.CeleryOptions]]) -> None:
     """The messages of the tasks a step started (recorded: their node-run rows say ``sent``);
     shareable tasks on one queue go several to a message when there are many of them (see
     :mod:`~selinon_django.runtime.continuations`): the message is its first node's, with that
     node's options (shareable tasks have no per-message options but the queue)."""
     for message, options in alone:
-        message.enqueue(options, recorded=True)
+        message.enqueue(unit, options, recorded=True)
     by_queue: dict[Any, list[tuple[messages.TaskMessage, messages.CeleryOptions]]] = {}
     for item in shareable:
         by_queue.setdefault(item[1].queue, []).append(item)
@@ -318,7 +317,7 @@ def _enqueue_tasks(alone: list[tuple[messages.TaskMessage, messages.CeleryOption
             if carried:
                 message = replace(message, batch=tuple(
                     batch_item(c_message.node_id, c_message.kwargs()) for c_message, _ in carried))
-            message.enqueue(options, recorded=True)
+            message.enqueue(unit, options, recorded=True)
 
 
 def revoke_unstarted(run: FlowRun) -> int:
@@ -340,8 +339,9 @@ def revoke_unstarted(run: FlowRun) -> int:
     return unstarted.update(status=NodeRunStatus.REVOKED, finished_at=now, updated_at=now)
 
 
-def finish_run_side_effects(run: FlowRun) -> None:
-    """A run ended: mark its node in the parent, wake the parent, store the Celery result."""
+def finish_run_side_effects(run: FlowRun, unit: UnitOfWork) -> None:
+    """A run ended: mark its node in the parent, wake the parent (its messages in ``unit``),
+    store the Celery result."""
     from selinon_django.runtime.wakeups import wake
 
     revoke_unstarted(run)
@@ -352,7 +352,7 @@ def finish_run_side_effects(run: FlowRun) -> None:
         NodeRun.objects.filter(pk=run.parent_node_id or run.pk).update(
             status=node_status, finished_at=run.finished_at, result=run.result if node_status != "succeeded" else None,
         )
-        wake(run.parent_run_id, reason="sub-flow finished")
+        wake(run.parent_run_id, unit, reason="sub-flow finished")
     announce_outcome(run)
 
 

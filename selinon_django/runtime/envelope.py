@@ -38,12 +38,13 @@ from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
-from selinon_django.runtime import advisory, continuations, messages, observers, outbox, tracing, writes
+from selinon_django.runtime import advisory, continuations, messages, observers, tracing
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.dispatcher import revoke_unstarted, step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.store import GuardFailed, run_store
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
 from selinon_django.storages.pool import StoragePool
 
@@ -361,33 +362,28 @@ def _run_started(node_id: str, run_id: str, kwargs: dict[str, Any], hostname: st
 def _attempt(node_id: str, run_id: str, kwargs: dict[str, Any], snapshot: FlowRun | None, fan_in: bool,
              continuation: continuations.Continuation | None) -> EnvelopeResult:
     """The body of :func:`_run_started`."""
-    settings = selinon_settings()
     expected = int(kwargs.get("attempt", 0))
     retried_count = int(kwargs.get("retried_count", 0))
     lost = int(kwargs.get("lost", 0))
     config = config_for(int(kwargs["revision_id"]))
     pool = StoragePool.for_config(config)
-    with tracing.collecting(kwargs["dispatcher_id"], enabled=settings.TRACE_DATABASE) as owns_traces:
-        try:
-            outcome = run_attempt(
-                config, pool,
-                flow_name=kwargs["flow_name"], task_name=kwargs["task_name"], task_id=node_id,
-                dispatcher_id=kwargs["dispatcher_id"], parent=kwargs.get("parent"),
-                node_args=kwargs.get("node_args"), retried_count=retried_count + lost,
-                exception_lookup=_exception_lookup,
-            )
-        except BaseException:
-            if owns_traces:
-                tracing.discard()
-            raise
+    unit = UnitOfWork(kwargs["dispatcher_id"])  # the attempt's trace events, its end, the step it causes
+    with tracing.collecting(unit):
+        outcome = run_attempt(
+            config, pool,
+            flow_name=kwargs["flow_name"], task_name=kwargs["task_name"], task_id=node_id,
+            dispatcher_id=kwargs["dispatcher_id"], parent=kwargs.get("parent"),
+            node_args=kwargs.get("node_args"), retried_count=retried_count + lost,
+            exception_lookup=_exception_lookup,
+        )
         if isinstance(outcome, Retry):
-            _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
-        elif snapshot is not None and _record_optimistic(node_id, snapshot, outcome, continuation):
+            _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config, unit=unit)
+        elif snapshot is not None and _record_optimistic(node_id, snapshot, outcome, unit, continuation):
             pass
         elif fan_in:
-            _record_fan_in(node_id, run_id, outcome)
+            _record_fan_in(node_id, run_id, outcome, unit)
         else:
-            _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config)
+            _record(node_id, run_id, dict(kwargs, attempt=expected + 1), outcome, config, unit=unit)
     status = {Succeeded: "succeeded", Retry: "retried", Failed: "failed"}[type(outcome)]
     return EnvelopeResult("ran", status)
 
@@ -401,38 +397,35 @@ def _final_update(outcome: Succeeded | Failed, now: Any) -> dict[str, Any]:
             "traceback": outcome.traceback}
 
 
-def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Failed,
+def _record_optimistic(node_id: str, snapshot: FlowRun, outcome: Succeeded | Failed, unit: UnitOfWork,
                        continuation: continuations.Continuation | None = None) -> bool:
     """The attempt's end and the flow's next step in one statement, without a transaction or
     the flow-run lock, when no other step ran since the claim read ``snapshot``. False: nothing
-    was written (another step ran, or this step needs the lock) and :func:`_record` must.
+    was written (another step ran, or this step needs the lock) and :func:`_record` must, with
+    ``unit`` as it was (the step's work went into a fork of it, committed or dropped whole).
 
     A successor the step gave to ``continuation`` is written started by the same statement,
     which also takes its advisory lock and releases this node's (the node is finished then).
     """
     update = _final_update(outcome, timezone.now())
-    batch = writes.Batch()
+    attempt = unit.fork()
+    batch = attempt.writes
     batch.update_where(NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED), lambda: _unfinished_node(node_id))
-    traces, messages = tracing.snapshot(), outbox.pending()
     try:
-        stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, batch=batch,
-                                  continuation=continuation)
+        with tracing.collecting(attempt):
+            stepped = step_optimistic(snapshot, known_statuses={node_id: str(update["status"])}, unit=attempt,
+                                      continuation=continuation)
         if stepped is None:
-            tracing.restore(traces)
-            outbox.restore(messages)
             return False
         taken = continuation is not None and continuation.node_id is not None
         if continuation is not None and continuation.node_id is not None:
             batch.swap_locks_when_guarded(take=_lock_key(continuation.node_id), release=_lock_key(node_id))
-        if tracing_owned():
-            tracing.flush(batch)
-        outbox.flush(batch=batch)
+        attempt.commit()  # one guarded statement, in autocommit: published at once
     except GuardFailed:
         if continuation is not None:
             continuation.drop()
-        tracing.restore(traces)
-        outbox.restore(messages)
         return False
+    unit.messages, unit.traces = [], ([] if unit.traces is not None else None)  # the fork committed them
     if snapshot.is_finished:
         revoke_unstarted(snapshot)
         announce_outcome(snapshot)  # autocommit: at once
@@ -454,27 +447,28 @@ def _steppable(run: FlowRun) -> bool:
     )
 
 
-def _record_fan_in(node_id: str, run_id: str, outcome: Succeeded | Failed) -> None:
+def _record_fan_in(node_id: str, run_id: str, outcome: Succeeded | Failed, unit: UnitOfWork) -> None:
     """The attempt's end in a big run, in one statement without a transaction: the node's row,
     its trace rows, and the run marked pending unless a wake-up already is (a foreach of
     thousands fans in through here; see :func:`~selinon_django.runtime.wakeups.finish_fan_in`)."""
     update = _final_update(outcome, timezone.now())
-    batch = writes.Batch()
-    if tracing_owned():
-        tracing.flush(batch)
-    finish_fan_in((NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED)), run_id, batch)
+    unit.write_traces()
+    finish_fan_in((NodeRun, update, _UNFINISHED_NODE, (node_id, _FINISHED)), run_id, unit.writes)
 
 
 def _record(
-    node_id: str, run_id: str, kwargs: dict[str, Any], outcome: Any, config: Any, *, count_retry: bool = True
+    node_id: str, run_id: str, kwargs: dict[str, Any], outcome: Any, config: Any, *, count_retry: bool = True,
+    unit: UnitOfWork | None = None,
 ) -> None:
     """The attempt's end, the retry message or the flow's wake-up, in one transaction.
 
-    ``kwargs`` are the next message's (``attempt`` = the node's attempts after this one).
+    ``kwargs`` are the next message's (``attempt`` = the node's attempts after this one);
+    ``unit``: the attempt's (its trace events), committed here.
     """
     now = timezone.now()
-    batch = writes.Batch()
-    with transaction.atomic():
+    if unit is None:
+        unit = UnitOfWork(run_id)
+    with transaction.atomic(), tracing.collecting(unit):
         update: dict[str, Any]
         if isinstance(outcome, (Succeeded, Failed)):
             update = _final_update(outcome, now)
@@ -483,7 +477,7 @@ def _record(
                       "exception": outcome.exception, "traceback": outcome.traceback, "sent_at": now}
         node_rows = _unfinished_node(node_id)
         if not isinstance(outcome, Retry):
-            finish_and_wake(node_rows, update, run_id, finished={node_id: str(update["status"])}, batch=batch)
+            finish_and_wake(node_rows, update, run_id, unit, finished={node_id: str(update["status"])})
         elif node_rows.update(**update):
             again = dict(kwargs)
             if not count_retry:
@@ -494,14 +488,8 @@ def _record(
                 again["user_retries"] = int(kwargs.get("user_retries", 0)) + 1
             message = replace(messages.TaskMessage.from_kwargs(node_id, again), interrupted=False, batch=())
             # recorded: the node-run row says retried
-            message.enqueue(message.options(config, countdown=outcome.countdown or None), recorded=True)
-        if tracing_owned():
-            tracing.flush(batch)
-        outbox.flush(batch=batch)
-
-
-def tracing_owned() -> bool:
-    return tracing.is_collecting()
+            message.enqueue(unit, message.options(config, countdown=outcome.countdown or None), recorded=True)
+        unit.commit()
 
 
 def _exception_lookup(flow_name: str, task_name: str, task_id: str) -> BaseException | None:

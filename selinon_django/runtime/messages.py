@@ -28,6 +28,7 @@ from selinon_django.config.model import SystemConfig
 from selinon_django.runtime import outbox
 from selinon_django.runtime.continuations import BATCH_KEY
 from selinon_django.runtime.rate_limits import rate_limited_countdown
+from selinon_django.runtime.unit_of_work import UnitOfWork
 
 #: registered names of the runtime's Celery tasks (stable: they are in queued messages)
 DISPATCHER_TASK = "selinon_django.dispatcher"
@@ -181,10 +182,10 @@ class TaskMessage:
         """This message's options (:func:`task_options`)."""
         return task_options(config, self.task_name, self.node_id, countdown=countdown, rate_limited=rate_limited)
 
-    def enqueue(self, options: CeleryOptions, *, recorded: bool) -> outbox.Message:
-        """Into the current transaction's outbox (``recorded``: a row the caller writes lets the
+    def enqueue(self, unit: UnitOfWork, options: CeleryOptions, *, recorded: bool) -> outbox.Message:
+        """Into ``unit``, published after its commit (``recorded``: a row the unit writes lets the
         sweeper resend it)."""
-        return outbox.enqueue(NODE_TASK, self.kwargs(), recorded=recorded, **options.as_dict())
+        return unit.enqueue(NODE_TASK, self.kwargs(), recorded=recorded, **options.as_dict())
 
     def publish(self, options: CeleryOptions) -> None:
         """Now, outside any transaction (a re-check, or a resend whose row already says so); a
@@ -227,11 +228,11 @@ class TriggerMessage:
         return CeleryOptions(task_id=self.instance_id, queue=self.queue, countdown=countdown or None,
                              priority=self.priority)
 
-    def enqueue(self, *, countdown: float | None = None, recorded: bool = False) -> outbox.Message:
-        """Into the current transaction's outbox (``recorded``: the caller writes the instance's
-        ``sent_at``, from which the sweeper resends it; else it gets an outbox row)."""
-        return outbox.enqueue(TRIGGER_TASK, self.kwargs(), recorded=recorded,
-                              **self.options(countdown=countdown).as_dict())
+    def enqueue(self, unit: UnitOfWork, *, countdown: float | None = None, recorded: bool = False) -> outbox.Message:
+        """Into ``unit``, published after its commit (``recorded``: the caller writes the
+        instance's ``sent_at``, from which the sweeper resends it; else it gets an outbox row)."""
+        return unit.enqueue(TRIGGER_TASK, self.kwargs(), recorded=recorded,
+                            **self.options(countdown=countdown).as_dict())
 
     def publish(self, *, countdown: float | None = None) -> None:
         """Now, outside any transaction (a "busy" re-check)."""

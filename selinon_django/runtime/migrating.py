@@ -39,7 +39,11 @@ from selinon_django.engine.migrations import MigrationOutcome, TaintedFlowStrate
 from selinon_django.models.definitions import ConfigRevision
 from selinon_django.models.migrations import FlowMigrationRecord, link_by_hash
 from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus, empty_state
+from selinon_django.runtime import tracing
 from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
+from selinon_django.runtime.unit_of_work import UnitOfWork
+from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
 
 if TYPE_CHECKING:
@@ -103,12 +107,13 @@ def latest_known_version(*, refresh: bool = True) -> int:
     return _known.refresh() if refresh else _known.latest
 
 
-def before_step(run: FlowRun) -> StepResult | None:
+def before_step(run: FlowRun, unit: UnitOfWork) -> StepResult | None:
     """Called first in a dispatcher step with the run's row locked.
 
     Returns None when the step should go on (the run may now be on a newer revision with a
     migrated state, or restarting from scratch), or the result of a step that must not run:
     the run was put back because of a migration skew, or failed because a migration tainted it.
+    What it writes besides the run's row (messages, trace rows) goes into ``unit``.
     """
     if run.status in FLOW_FINISHED_STATUSES:
         return None
@@ -116,10 +121,10 @@ def before_step(run: FlowRun) -> StepResult | None:
     if run.migration_version > latest:
         latest = _known.refresh()
         if run.migration_version > latest:
-            return _put_back(run, latest)
+            return _put_back(run, latest, unit)
     if policy_for(run.flow_name) != MIGRATE:
         return None
-    return _migrate(run)
+    return _migrate(run, unit)
 
 
 def may_step_unlocked(run: FlowRun) -> bool:
@@ -135,7 +140,7 @@ def _plan(run: FlowRun, current: RevisionRef, start: RevisionRef) -> FlowPlan:
     return plan_flow(run.flow_name, start, run.migration_version, known, current, config_for)
 
 
-def _migrate(run: FlowRun) -> StepResult | None:
+def _migrate(run: FlowRun, unit: UnitOfWork) -> StepResult | None:
     current = ConfigRevision.objects.order_by("-number").values_list("id", "number", "content_hash", "created_at")
     newest = current.first()
     if newest is None:
@@ -150,17 +155,17 @@ def _migrate(run: FlowRun) -> StepResult | None:
         return None
     plan = _plan(run, goal, start)
     if plan.stop is not None:
-        _trace(run, Trace.MIGRATION_ERROR, {"what": plan.problem, "migration_version": run.migration_version})
+        _trace(run, unit, Trace.MIGRATION_ERROR, {"what": plan.problem, "migration_version": run.migration_version})
         logger.warning("run %s of %s not migrated: %s", run.pk, run.flow_name, plan.problem)
     if not plan.chain and plan.target.id == run.revision_id:
         return None
     outcome = apply_migrations(
         run.state or empty_state(), run.flow_name, plan.base, [k.migration for k in plan.chain]
     )
-    return _record(run, outcome, plan)
+    return _record(run, outcome, plan, unit)
 
 
-def _record(run: FlowRun, outcome: MigrationOutcome, plan: FlowPlan) -> StepResult | None:
+def _record(run: FlowRun, outcome: MigrationOutcome, plan: FlowPlan, unit: UnitOfWork) -> StepResult | None:
     from_number = run.revision.number
     old_version = run.migration_version
     update: dict[str, Any] = {
@@ -203,11 +208,11 @@ def _record(run: FlowRun, outcome: MigrationOutcome, plan: FlowPlan) -> StepResu
             result = _fail(run, outcome, update)
     FlowRun.objects.filter(pk=run.pk).update(**update)
     for event, event_details in events:
-        _trace(run, event, event_details)
+        _trace(run, unit, event, event_details)
     if result is not None:
         from selinon_django.runtime.dispatcher import finish_run_side_effects
 
-        finish_run_side_effects(run)
+        finish_run_side_effects(run, unit)
     return result
 
 
@@ -246,13 +251,11 @@ def _merged(outcome: MigrationOutcome, key: str) -> dict[str, Any]:
     return merged
 
 
-def _put_back(run: FlowRun, latest: int) -> StepResult:
+def _put_back(run: FlowRun, latest: int, unit: UnitOfWork) -> StepResult:
     """Hold the run until a worker that knows its migration version serves it."""
     from selinon_django.engine.actions import Reschedule
     from selinon_django.engine.dispatcher import StepResult
     from selinon_django.engine.state import FlowState
-    from selinon_django.runtime import outbox
-    from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 
     countdown = SKEW_COUNTDOWN
     logger.warning(
@@ -262,32 +265,26 @@ def _put_back(run: FlowRun, latest: int) -> StepResult:
     # The sweeper's safety net too, in case the countdown message is lost; neither the state
     # version nor the retry count changes: this is not a step and not a retry.
     FlowRun.objects.filter(pk=run.pk).update(next_wakeup_at=timezone.now() + timedelta(seconds=countdown))
-    outbox.enqueue(
+    unit.enqueue(
         DISPATCHER_TASK,
         dispatcher_kwargs(run.pk, run.flow_name, state_version=run.state_version, reason="migration skew"),
         queue=config_for(run.revision_id).dispatcher_queue(run.flow_name),
         countdown=countdown,
     )
     _trace(
-        run,
+        run, unit,
         Trace.MIGRATION_SKEW,
         {"migration_version": run.migration_version, "latest_migration_version": latest, "countdown": countdown},
     )
-    outbox.flush()
     return StepResult(
         state=FlowState.from_dict(run.state), node_args=run.node_args, starts=(), outcome=Reschedule(countdown),
         traces=(),
     )
 
 
-def _trace(run: FlowRun, event: int, details: dict[str, Any]) -> None:
-    """Trace through the run's revision's tracer, and as a row in the current transaction."""
-    from selinon_django.runtime import tracing
-    from selinon_django.storages.pool import StoragePool
-
+def _trace(run: FlowRun, unit: UnitOfWork, event: int, details: dict[str, Any]) -> None:
+    """Trace through the run's revision's tracer, and as a row of ``unit``."""
     full = {"flow_name": run.flow_name, "dispatcher_id": run.pk, **details}
     tracer = StoragePool.for_config(config_for(run.revision_id)).tracer
-    with tracing.collecting(run.pk, enabled=selinon_settings().TRACE_DATABASE) as owns:
+    with tracing.collecting(unit):
         tracer.trace(event, full)
-        if owns:
-            tracing.flush()

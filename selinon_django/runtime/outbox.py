@@ -8,26 +8,24 @@ a hop's writes. If publishing them fails (a broker that is down), rows are writt
 then, so the sweeper resends them after ``SWEEP_GRACE`` rather than ``LOST_TASK_AFTER``; only a
 process that dies in the instant between commit and publish leaves them to the slower path.
 
-Callers :func:`enqueue` messages while their transaction is open; the messages are written as
-``OutboxMessage`` rows in one ``bulk_create`` when the caller calls :func:`flush` (the end of a
-dispatcher step or of a node's final transaction), and an ``on_commit`` hook publishes them and
-deletes their rows in one query. If the process dies between commit and publish, the rows stay
-and :mod:`selinon_django.runtime.sweeper` publishes them later. A message published twice is
+A unit of work (:class:`~selinon_django.runtime.unit_of_work.UnitOfWork`) collects the messages
+its transaction causes; when it commits, their ``OutboxMessage`` rows go with its writes (one
+statement on PostgreSQL), and an ``on_commit`` hook publishes them and deletes their rows in one
+query (:func:`publish_rows`). If the process dies between commit and publish, the rows stay and
+:mod:`selinon_django.runtime.sweeper` publishes them later. A message published twice is
 harmless by design (dispatcher steps and node claims are idempotent).
 """
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import DEFAULT_DB_ALIAS
 
 from selinon_django.models.outbox import OutboxMessage
 from selinon_django.runtime.celery_app import get_celery_app
-from selinon_django.runtime.writes import Batch
 
 logger = logging.getLogger(__name__)
 
@@ -42,13 +40,6 @@ class Message:
     #: a row the step writes anyway lets the sweeper resend this message: no outbox row
     recorded: bool = False
 
-
-class _Buffer(threading.local):
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-
-_buffer = _Buffer()
 
 #: how many times each message is published: 1, except in tests of duplicate delivery, which
 #: call :func:`set_publish_copies` (their workers through ``tests/integration/publish_twice.py``)
@@ -72,61 +63,13 @@ def set_publish_copies(copies: int) -> None:
     _publish_copies = max(1, int(copies))
 
 
-def _set(options: dict[str, Any]) -> dict[str, Any]:
+def set_options(options: dict[str, Any]) -> dict[str, Any]:
     """``apply_async`` options without the ones left unset (None)."""
     return {key: value for key, value in options.items() if value is not None}
 
 
-def enqueue(task_name: str, kwargs: dict[str, Any], *, recorded: bool = False, **options: Any) -> Message:
-    """Add a message to the current transaction's outbox (written by :func:`flush`).
-
-    ``recorded``: the caller's transaction writes a row from which the sweeper can resend this
-    message (see the module docstring), so it needs no outbox row of its own.
-    """
-    message = Message(task_name, kwargs, _set(options), recorded)
-    _buffer.messages.append(message)
-    return message
-
-
-def pending() -> list[Message]:
-    """The messages buffered so far (to :func:`restore` if what follows is undone)."""
-    return list(_buffer.messages)
-
-
-def restore(messages: list[Message]) -> None:
-    """Buffer exactly ``messages`` again (what :func:`pending` returned)."""
-    _buffer.messages = list(messages)
-
-
-def discard() -> None:
-    """Forget buffered messages (the transaction that produced them rolled back)."""
-    _buffer.messages = []
-
-
-def flush(using: str | None = None, *, batch: Batch | None = None) -> int:
-    """Write the buffered messages as rows and publish them after the transaction commits.
-
-    Must be called inside the transaction that made the state change. Returns the number of
-    messages. Outside a transaction (autocommit) the messages are published at once. With a
-    ``batch``, its writes go in the same statement as the rows (and are sent even without
-    messages).
-    """
-    messages, _buffer.messages = _buffer.messages, []
-    rows = [_row(m) for m in messages if not m.recorded]
-    if not rows:
-        if batch is not None:
-            batch.execute()
-        ids: list[Any] = []
-    elif batch is not None:
-        ids = batch.execute(returning=(OutboxMessage, rows))
-    else:
-        ids = [row.pk for row in OutboxMessage.objects.using(using).bulk_create(rows)]
-    if messages:
-        transaction.on_commit(lambda: publish_rows(messages, ids, using=using), using=using)
-    return len(messages)
-
-
-def _row(message: Message) -> OutboxMessage:
+def row(message: Message) -> OutboxMessage:
+    """The outbox row that keeps ``message`` until it is published."""
     return OutboxMessage(task_name=message.task_name, kwargs=message.kwargs, options=message.options)
 
 
@@ -137,7 +80,7 @@ def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | N
     except Exception:
         # The rows stay: the sweeper publishes them. The state change itself is committed.
         logger.exception("publishing %d message(s) failed; the outbox sweeper will retry", len(messages))
-        recorded = [_row(m) for m in messages if m.recorded]
+        recorded = [row(m) for m in messages if m.recorded]
         if recorded:
             try:  # sooner than the sweeper would find them from their runs' rows
                 OutboxMessage.objects.using(using).bulk_create(recorded)
@@ -156,7 +99,7 @@ def publish_rows(messages: Sequence[Message], ids: Sequence[Any], using: str | N
 def publish_recorded(task_name: str, kwargs: dict[str, Any], **options: Any) -> None:
     """Publish, now, a message whose committed row records it (the caller's statement already
     committed): a failure to publish is logged and left to the sweeper, as after a commit."""
-    message = Message(task_name, kwargs, _set(options), recorded=True)
+    message = Message(task_name, kwargs, set_options(options), recorded=True)
     publish_rows([message], [])
 
 

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
-from selinon_django.runtime import messages, outbox
+from selinon_django.runtime import messages
 from selinon_django.runtime.configs import config_for
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.wakeups import schedule
 
 
@@ -30,6 +31,7 @@ class RetryRefused(Exception):
 def retry_failed_run(run_id: str) -> str:
     from selinon_django.runtime.api import RunStateError
 
+    unit = UnitOfWork(run_id)
     with transaction.atomic():
         run = FlowRun.objects.locked().filter(pk=run_id).first()
         if run is None:
@@ -38,15 +40,16 @@ def retry_failed_run(run_id: str) -> str:
             raise RunStateError(f"flow run {run_id} is {run.status}; only a failed run can be retried")
         if run.parent_run_id is not None:
             raise RunStateError(f"flow run {run_id} is a sub-flow; retry its top-level run {run.root_run_id}")
-        restarted = _restart(run)
+        restarted = _restart(run, unit)
         if not restarted:
             raise RunStateError(f"flow run {run_id} has no failed node to retry")
-        outbox.flush()
+        unit.commit()
     return run_id
 
 
-def _restart(run: FlowRun) -> int:
-    """Start the failed nodes of ``run`` again; returns how many were restarted."""
+def _restart(run: FlowRun, unit: UnitOfWork) -> int:
+    """Start the failed nodes of ``run`` again (their messages in ``unit``); returns how many were
+    restarted."""
     config = config_for(run.revision_id)
     now = timezone.now()
     state: dict[str, Any] = dict(run.state or {})
@@ -60,7 +63,7 @@ def _restart(run: FlowRun) -> int:
             old = old_rows.get(node_id)
             if config.is_flow(name):
                 child = FlowRun.objects.locked().filter(pk=node_id).first()
-                if child is None or child.status != FlowRunStatus.FAILED or not _restart(child):
+                if child is None or child.status != FlowRunStatus.FAILED or not _restart(child, unit):
                     continue
                 NodeRun.objects.filter(pk=node_id).update(
                     status=NodeRunStatus.STARTED, finished_at=None, updated_at=now
@@ -79,7 +82,7 @@ def _restart(run: FlowRun) -> int:
                     node_id=new_id, flow_name=run.flow_name, task_name=name, parent=parent, node_args=node_args,
                     dispatcher_id=run.pk, revision_id=run.revision_id,
                 )
-                message.enqueue(message.options(config), recorded=True)  # (the new row says sent)
+                message.enqueue(unit, message.options(config), recorded=True)  # (the new row says sent)
                 active.append({"name": name, "id": new_id})
             restarted += 1
     if not restarted:

@@ -51,6 +51,7 @@ from selinon_django.runtime.broker import BrokerProbe
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import TaskMessage, TriggerMessage
 from selinon_django.runtime.store import run_store
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.wakeups import PENDING, mark_pending
 from selinon_django.signals import swept
 
@@ -87,6 +88,8 @@ class _Sweep:
     grace: timedelta
     settings: SelinonSettings
     probe: BrokerProbe | None
+    #: the messages the sweep resends, published after its commit
+    unit: UnitOfWork
     #: the broker lost its data since the last sweep
     lost: bool = False
     #: more was in flight after a loss than one sweep resends
@@ -126,7 +129,7 @@ def sweep(probe: BrokerProbe | None = None) -> SweepReport:
     settings = selinon_settings()
     report = SweepReport()
     state = _Sweep(now=timezone.now(), grace=timedelta(seconds=settings.SWEEP_GRACE), settings=settings,
-                   probe=probe)
+                   probe=probe, unit=UnitOfWork())
     with transaction.atomic():
         if not _try_lock():
             return report
@@ -147,7 +150,7 @@ def sweep(probe: BrokerProbe | None = None) -> SweepReport:
         report.tasks += len(gone)
         report.tasks += _killed_by_time_limit(state, skip=gone)
         report.triggers = _resend_trigger_tasks(state)
-        outbox.flush()
+        state.unit.commit()
     if state.lost and probe is not None and not state.incomplete:
         probe.plant_marker()  # after the resends were published (on commit, above)
     for receiver, response in swept.send_robust(sender=SweepReport, report=report):
@@ -163,7 +166,7 @@ def _wake_runs(state: _Sweep) -> int:
     due = (unfinished.filter(next_wakeup_at__lte=state.now, next_wakeup_at__gt=PENDING).locked(skip_locked=True)
            .values("id", "flow_name", "revision_id", "state_version")[:_BATCH])
     for due_run in due:
-        mark_pending(due_run["id"], due_run["flow_name"], due_run["revision_id"], due_run["state_version"],
+        mark_pending(state.unit, due_run["id"], due_run["flow_name"], due_run["revision_id"], due_run["state_version"],
                      reason="sweep")
         woken += 1
     pending = unfinished.filter(next_wakeup_at=PENDING)
@@ -177,7 +180,7 @@ def _wake_runs(state: _Sweep) -> int:
             queue = config_for(run["revision_id"]).dispatcher_queue(run["flow_name"])
             if not state.queue_empty(queue):
                 continue  # it may wait in the queue: not sent again
-        mark_pending(run["id"], run["flow_name"], run["revision_id"], run["state_version"], reason="sweep")
+        mark_pending(state.unit, run["id"], run["flow_name"], run["revision_id"], run["state_version"], reason="sweep")
         woken += 1
     return woken
 
@@ -217,7 +220,7 @@ def _resend_sent_tasks(state: _Sweep) -> int:
         # a message lost before its countdown ended keeps what is left of it; no rate-limit
         # slot: this is the message the start took one for
         options = message.options(config, countdown=remaining if remaining > 0 else None, rate_limited=False)
-        message.enqueue(options, recorded=True)  # (the row says sent)
+        message.enqueue(state.unit, options, recorded=True)  # (the row says sent)
         resent.append(node["id"])
     if resent:
         NodeRun.objects.filter(pk__in=resent).update(sent_at=state.now, countdown=None)
@@ -264,7 +267,8 @@ def _rerun_gone_tasks(state: _Sweep) -> set[str]:
         lost = max(0, node["attempts"] - 1)
         message = TaskMessage.for_row(node, attempt=lost, lost=lost)
         # no rate-limit slot: the run again is published by the envelope, which takes one
-        message.enqueue(message.options(config_for(message.revision_id), rate_limited=False), recorded=True)
+        message.enqueue(state.unit, message.options(config_for(message.revision_id), rate_limited=False),
+                        recorded=True)
         resent.add(node["id"])
     if resent:
         # updated_at (the start, for a started node) moves on: the next sweep waits for the answer
@@ -307,7 +311,7 @@ def _killed_by_time_limit(state: _Sweep, *, skip: set[str]) -> int:
             continue
         lost = max(0, node["attempts"] - 1)
         message = TaskMessage.for_row(node, attempt=lost, lost=lost)
-        message.enqueue(message.options(config, rate_limited=False), recorded=True)
+        message.enqueue(state.unit, message.options(config, rate_limited=False), recorded=True)
         sent.append(node["id"])
     if sent:
         NodeRun.objects.filter(pk__in=sent, status=NodeRunStatus.STARTED).update(updated_at=state.now)
@@ -334,7 +338,7 @@ def _resend_trigger_tasks(state: _Sweep) -> int:
         remaining = (due_at - state.now).total_seconds()
         message = TriggerMessage(row["id"], attempt=row["attempts"], queue=row["queue"] or None,
                                  priority=row["priority"])
-        message.enqueue(countdown=remaining if remaining > 0 else None, recorded=True)
+        message.enqueue(state.unit, countdown=remaining if remaining > 0 else None, recorded=True)
         resent.append(row["id"])
     if resent:
         TriggerTaskInstance.objects.filter(pk__in=resent).update(sent_at=state.now, countdown=None)
@@ -364,7 +368,7 @@ def _rerun_gone_triggers(state: _Sweep) -> int:
                        row["worker"])
         lost = max(0, row["attempts"] - 1)
         TriggerMessage(row["id"], attempt=lost, lost=lost, queue=row["queue"] or None,
-                       priority=row["priority"]).enqueue(recorded=True)
+                       priority=row["priority"]).enqueue(state.unit, recorded=True)
         resent.append(row["id"])
     if resent:
         TriggerTaskInstance.objects.filter(pk__in=resent, status=TriggerTaskStatus.STARTED).update(

@@ -32,6 +32,7 @@ from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FLOW_UNFINISHED_S
 from selinon_django.runtime import outbox
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.store import run_store
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.writes import Batch
 
 PENDING = datetime(2000, 1, 1, tzinfo=UTC)
@@ -99,29 +100,30 @@ def _wake_rows(run_id: str) -> QuerySet[FlowRun]:
     return rows
 
 
-def wake(run_id: str, *, reason: str = "node finished", finished: dict[str, str] | None = None,
-         batch: Batch | None = None) -> None:
+def wake(run_id: str, unit: UnitOfWork, *, reason: str = "node finished",
+         finished: dict[str, str] | None = None) -> None:
     """Make sure a step of ``run_id`` starts after the current transaction commits.
 
+    ``unit`` - the caller's unit of work, for the dispatcher message or an inline step's writes;
     ``finished`` - node ids and the final statuses this transaction wrote (an inline step need
-    not read them back); ``batch`` - the caller's writes batch, for an inline step's writes.
+    not read them back).
     """
-    _wake_locked(_wake_rows(run_id).first(), reason=reason, finished=finished, batch=batch)
+    _wake_locked(_wake_rows(run_id).first(), unit, reason=reason, finished=finished)
 
 
-def finish_and_wake(node_rows: QuerySet[Any], values: dict[str, Any], run_id: str, *,
-                    finished: dict[str, str], batch: Batch | None = None) -> bool:
+def finish_and_wake(node_rows: QuerySet[Any], values: dict[str, Any], run_id: str, unit: UnitOfWork, *,
+                    finished: dict[str, str]) -> bool:
     """``node_rows.update(**values)`` and, if it changed a row, :func:`wake` - on PostgreSQL in
     one statement (the store's :meth:`~selinon_django.runtime.store.RunStore.finish_node_and_lock_run`).
     Returns whether the update changed a row."""
     changed, run = run_store().finish_node_and_lock_run(node_rows, values, _wake_rows(run_id))
     if not changed:
         return False
-    _wake_locked(run, reason="node finished", finished=finished, batch=batch)
+    _wake_locked(run, unit, reason="node finished", finished=finished)
     return True
 
 
-def _wake_locked(run: FlowRun | None, *, reason: str, finished: dict[str, str] | None, batch: Batch | None) -> None:
+def _wake_locked(run: FlowRun | None, unit: UnitOfWork, *, reason: str, finished: dict[str, str] | None) -> None:
     if run is None or run.status in FLOW_FINISHED_STATUSES or run.next_wakeup_at == PENDING:
         return
     settings = selinon_settings()
@@ -131,23 +133,23 @@ def _wake_locked(run: FlowRun | None, *, reason: str, finished: dict[str, str] |
         from selinon_django.runtime.dispatcher import step_locked
 
         run.state = small_state
-        step_locked(run, known_statuses=finished, batch=batch)
+        step_locked(run, known_statuses=finished, unit=unit)
         return
     countdown = None
     active = getattr(run, "active_count", None) or 0
     if run.status == FlowRunStatus.RUNNING and (not inline or active > settings.INLINE_STEP_MAX_ACTIVE):
         countdown = coalesce_countdown(active)
-    mark_pending(run.pk, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
+    mark_pending(unit, run.pk, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
 
 
-def mark_pending(run_id: str, flow_name: str, revision_id: int, state_version: int, *, reason: str,
-                 countdown: float | None = None) -> None:
-    """Flag the run as woken and enqueue its dispatcher message (row must be locked)."""
+def mark_pending(unit: UnitOfWork, run_id: str, flow_name: str, revision_id: int, state_version: int, *,
+                 reason: str, countdown: float | None = None) -> None:
+    """Flag the run as woken and put its dispatcher message in ``unit`` (row must be locked)."""
     from selinon_django.runtime.configs import config_for
 
     FlowRun.objects.filter(pk=run_id).update(next_wakeup_at=PENDING, updated_at=timezone.now())
     queue = config_for(revision_id).dispatcher_queue(flow_name)
-    outbox.enqueue(
+    unit.enqueue(
         DISPATCHER_TASK,
         dispatcher_kwargs(run_id, flow_name, state_version=state_version, reason=reason),
         queue=queue,

@@ -46,7 +46,6 @@ def _hand_back(message: TriggerMessage, exc: BaseException) -> str:
     """Publish this message again marked interrupted (the queue and priority it came with) and
     acknowledge this delivery; if the broker refuses too, reject it back to its queue."""
     logger.warning("database error (%s); the trigger message is handed back", exc)
-    outbox.discard()
     try:
         connection.close()
     except Exception:

@@ -38,9 +38,9 @@ from selinon_django.models.triggers import (
     TriggerTaskInstance,
     TriggerTaskStatus,
 )
-from selinon_django.runtime import outbox
 from selinon_django.runtime.envelope import node_lock
 from selinon_django.runtime.messages import TriggerMessage
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.triggers.manager import TriggerManager, fire_locked
 from selinon_django.triggers.task import RetryRequested, TaskContext, TriggerTask
 
@@ -135,8 +135,9 @@ def _attempt_ended_unrecorded(row: TriggerTaskInstance, *, lost: int, interrupte
                        row.name, row.pk, row.attempts)
         error = "WorkerLostError: worker died"
     if pending.update(status=TriggerTaskStatus.RETRYING, error=error, updated_at=now, sent_at=now, countdown=None):
-        TriggerMessage.for_instance(row, attempt=row.attempts, lost=lost).enqueue()
-        outbox.flush()
+        unit = UnitOfWork()
+        TriggerMessage.for_instance(row, attempt=row.attempts, lost=lost).enqueue(unit)
+        unit.commit()
     return "interrupted" if interrupted else "lost"
 
 
@@ -183,13 +184,14 @@ def _plain(value: Any) -> Any:
 def record(row: TriggerTaskInstance, outcome: Succeeded | Retry | Failed, *, attempt: int, lost: int = 0) -> None:
     """The attempt's end in one transaction: status, the retry message or the cascade."""
     now = timezone.now()
+    unit = UnitOfWork()
     with transaction.atomic():
         session = TriggerSession.objects.select_for_update().get(pk=row.session_id)
         pending = TriggerTaskInstance.objects.filter(pk=row.pk).exclude(status__in=TRIGGER_TASK_FINISHED)
         if isinstance(outcome, Succeeded):
             if pending.update(status=TriggerTaskStatus.SUCCEEDED, result=outcome.result, error="", traceback="",
                               finished_at=now, updated_at=now):
-                fire_locked(session, row.name, outcome.cascade_kwargs, source=FiredTrigger.Source.CASCADE,
+                fire_locked(session, row.name, outcome.cascade_kwargs, unit=unit, source=FiredTrigger.Source.CASCADE,
                             cascade_of=row)
         elif isinstance(outcome, Failed):
             pending.update(status=TriggerTaskStatus.FAILED, error=outcome.error, traceback=outcome.traceback,
@@ -200,5 +202,5 @@ def record(row: TriggerTaskInstance, outcome: Succeeded | Retry | Failed, *, att
                 update["trigger_kwargs"] = outcome.trigger_kwargs
             update.update(sent_at=now, countdown=outcome.cooldown or None)
             if pending.update(**update):
-                TriggerMessage.for_instance(row, attempt=attempt, lost=lost).enqueue(countdown=outcome.cooldown)
-        outbox.flush()
+                TriggerMessage.for_instance(row, attempt=attempt, lost=lost).enqueue(unit, countdown=outcome.cooldown)
+        unit.commit()

@@ -21,7 +21,7 @@ from selinon_django.models.triggers import (
     TriggerTaskInstance,
     TriggerTaskStatus,
 )
-from selinon_django.runtime import outbox
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.triggers.manager import fire_locked
 
 __all__ = ["flow_cascade_kwargs", "flow_run_finished", "reconcile_flow_instances"]
@@ -68,6 +68,7 @@ def flow_run_finished(run_id: str) -> bool:
     if run.status not in FLOW_FINISHED_STATUSES:
         return False
     now = timezone.now()
+    unit = UnitOfWork()
     with transaction.atomic():
         session = TriggerSession.objects.select_for_update().get(pk=instance.session_id)
         pending = TriggerTaskInstance.objects.filter(pk=instance.pk).exclude(status__in=TRIGGER_TASK_FINISHED)
@@ -75,13 +76,14 @@ def flow_run_finished(run_id: str) -> bool:
             kwargs = flow_cascade_kwargs(run)
             done = pending.update(status=TriggerTaskStatus.SUCCEEDED, result=kwargs, finished_at=now, updated_at=now)
             if done:
-                fire_locked(session, instance.name, kwargs, source=FiredTrigger.Source.FLOW, cascade_of=instance)
+                fire_locked(session, instance.name, kwargs, unit=unit, source=FiredTrigger.Source.FLOW,
+                            cascade_of=instance)
         else:
             done = pending.update(
                 status=TriggerTaskStatus.FAILED, finished_at=now, updated_at=now,
                 error=f"flow {run.flow_name} run {run.pk} {run.status}: {run.error}".rstrip(": "),
             )
-        outbox.flush()
+        unit.commit()
     return bool(done)
 
 

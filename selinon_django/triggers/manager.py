@@ -23,8 +23,8 @@ from selinon_django.config.model import thaw
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.models.definitions import ConfigRevision
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance, TriggerTaskStatus
-from selinon_django.runtime import outbox
 from selinon_django.runtime.messages import TRIGGER_TASK, TriggerMessage
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.triggers.specs import TriggerConfigurationError, TriggerSpec, parse_configuration
 
 __all__ = [
@@ -109,8 +109,8 @@ def latest_kwargs(session: TriggerSession, names: tuple[str, ...] | list[str]) -
     return found
 
 
-def _schedule_ready(session: TriggerSession) -> list[str]:
-    """Create and enqueue every trigger task of the session that is ready and never ran."""
+def _schedule_ready(session: TriggerSession, unit: UnitOfWork) -> list[str]:
+    """Create every trigger task of the session that is ready and never ran, its message in ``unit``."""
     specs = effective_configuration(session)
     if not specs:
         return []
@@ -121,12 +121,13 @@ def _schedule_ready(session: TriggerSession) -> list[str]:
     for spec in sorted(specs.values(), key=lambda s: s.name):
         if spec.name in existing or not set(spec.after) <= fired:
             continue
-        _start_instance(session, spec, latest_kwargs(session, spec.after), is_flow=spec.run in flows)
+        _start_instance(session, spec, latest_kwargs(session, spec.after), unit, is_flow=spec.run in flows)
         scheduled.append(spec.name)
     return scheduled
 
 
-def _start_instance(session: TriggerSession, spec: TriggerSpec, kwargs: dict[str, Any], *, is_flow: bool) -> None:
+def _start_instance(session: TriggerSession, spec: TriggerSpec, kwargs: dict[str, Any], unit: UnitOfWork, *,
+                    is_flow: bool) -> None:
     now = timezone.now()
     instance = TriggerTaskInstance.objects.create(
         id=str(uuid.uuid4()), session=session, name=spec.name, target=spec.run,
@@ -146,7 +147,7 @@ def _start_instance(session: TriggerSession, spec: TriggerSpec, kwargs: dict[str
             flow_run_id=run_id, status=TriggerTaskStatus.STARTED, attempts=1, started_at=now,
         )
         return
-    TriggerMessage.for_instance(instance, attempt=0).enqueue()
+    TriggerMessage.for_instance(instance, attempt=0).enqueue(unit)
 
 
 def fire_locked(
@@ -154,16 +155,18 @@ def fire_locked(
     trigger_name: str,
     trigger_kwargs: dict[str, Any],
     *,
+    unit: UnitOfWork,
     source: str = FiredTrigger.Source.APPLICATION,
     cascade_of: TriggerTaskInstance | None = None,
 ) -> list[str]:
-    """Record a trigger in a session whose row the caller holds locked; returns tasks scheduled."""
+    """Record a trigger in a session whose row the caller holds locked (the messages of the
+    tasks it schedules in ``unit``); returns tasks scheduled."""
     FiredTrigger.objects.create(
         session=session, name=trigger_name, kwargs=trigger_kwargs, source=source, cascade_of=cascade_of,
         fired_at=timezone.now(),
     )
     TriggerSession.objects.filter(pk=session.pk).update(updated_at=timezone.now())
-    return _schedule_ready(session)
+    return _schedule_ready(session, unit)
 
 
 class TriggerManager:
@@ -183,10 +186,11 @@ class TriggerManager:
         fires again or at the same time. Messages are published after the commit.
         """
         kwargs = _check_trigger(trigger_name, trigger_kwargs)
+        unit = UnitOfWork()
         with transaction.atomic():
             session = _lock_session(self.session)
-            scheduled = fire_locked(session, trigger_name, kwargs, source=self.source)
-            outbox.flush()
+            scheduled = fire_locked(session, trigger_name, kwargs, unit=unit, source=self.source)
+            unit.commit()
         return scheduled
 
     def update_configuration(self, configuration: Mapping[str, Mapping[str, Any]]) -> list[str]:
@@ -196,14 +200,15 @@ class TriggerManager:
         ``after`` triggers have already fired is scheduled now; returns those names.
         """
         specs = parse_configuration(configuration)
+        unit = UnitOfWork()
         with transaction.atomic():
             session = _lock_session(self.session)
             merged = dict(session.configuration or {})
             merged.update({name: spec.to_dict() for name, spec in specs.items()})
             TriggerSession.objects.filter(pk=session.pk).update(configuration=merged, updated_at=timezone.now())
             session.configuration = merged
-            scheduled = _schedule_ready(session)
-            outbox.flush()
+            scheduled = _schedule_ready(session, unit)
+            unit.commit()
         return scheduled
 
     def get_configuration(self) -> dict[str, TriggerSpec]:

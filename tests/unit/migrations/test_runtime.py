@@ -15,6 +15,7 @@ from selinon_django.management.commands.selinon_migrate import Side, store_migra
 from selinon_django.models import ConfigRevision, FlowRun, FlowRunStatus, OutboxMessage, TraceEventRecord
 from selinon_django.revisions import load_revision
 from selinon_django.runtime import configs, migrating, tracing
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.trace.tracer import add_process_backend, remove_process_backend
 from tests.unit.migrations.helpers import BOTH, ONLY_TASK2, ONLY_TASK2_CONDITION, ONLY_TASK3, config
 
@@ -63,7 +64,9 @@ def run_on(rev: ConfigRevision, state: dict[str, Any], *, version: int = 0, run_
 def step(run_id: str = "r1") -> tuple[Any, FlowRun]:
     with transaction.atomic():
         run = FlowRun.objects.locked().get(pk=run_id)
-        result = migrating.before_step(run)
+        unit = UnitOfWork(run_id)
+        result = migrating.before_step(run, unit)
+        unit.commit()
     return result, FlowRun.objects.get(pk=run_id)
 
 

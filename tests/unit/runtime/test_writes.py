@@ -8,9 +8,10 @@ from django.db import connection, transaction
 
 from selinon_django.models import FlowRun, NodeRun, OutboxMessage, TraceEventRecord
 from selinon_django.models.runs import FlowRunStatus
-from selinon_django.runtime import tracing, writes
+from selinon_django.runtime import writes
 from selinon_django.runtime.store import GuardFailed
 from selinon_django.runtime.store import sql as store_sql
+from selinon_django.runtime.unit_of_work import TRACE_COLUMNS
 
 pytestmark = [
     pytest.mark.django_db,
@@ -142,7 +143,7 @@ def test_rows_go_as_one_parameter_and_keep_every_value(run: FlowRun) -> None:
     ]
     batch = writes.Batch()
     batch.insert(NodeRun, nodes)
-    batch.insert_rows(TraceEventRecord, tracing.COLUMNS, [(run.pk, "j1", "TASK_START", {"note": odd}, now)])
+    batch.insert_rows(TraceEventRecord, TRACE_COLUMNS, [(run.pk, "j1", "TASK_START", {"note": odd}, now)])
     with CaptureQueriesContext(connection) as queries:
         batch.execute()
     [statement] = queries.captured_queries

@@ -14,6 +14,7 @@ from selinon_django.models import NodeRun, TraceEventRecord
 from selinon_django.runtime import tracing
 from selinon_django.runtime.api import run_flow
 from selinon_django.runtime.configs import forget_configs
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.trace.events import Trace
 from selinon_django.trace.tracer import add_process_backend
 from tests.unit.broker import CapturedBroker, install
@@ -107,9 +108,10 @@ def test_details_are_masked_and_json_ready_in_the_row(db: None) -> None:
         "object": Odd(),
         "names": {"A"},
     }
-    with tracing.collecting("run-1"):
+    unit = UnitOfWork("run-1", traced=True)
+    with tracing.collecting(unit):
         tracing.database_backend(Trace.STORAGE_ISSUE, details)
-        tracing.flush()
+    unit.commit()
     row = TraceEventRecord.objects.get(flow_run_id="run-1")
     assert row.details == {
         "dispatcher_id": "run-1",
@@ -125,8 +127,9 @@ def test_details_are_masked_and_json_ready_in_the_row(db: None) -> None:
 def test_rows_keep_ordinary_details_as_they_are(db: None) -> None:
     details = {"dispatcher_id": "run-2", "flow_name": "f", "queue": "demo_tasks", "task_name": "A",
                "node_args": {"name": "django", "version": "5.2"}, "selective": False, "countdown": None}
-    with tracing.collecting("run-2"):
+    unit = UnitOfWork("run-2", traced=True)
+    with tracing.collecting(unit):
         tracing.database_backend(Trace.TASK_SCHEDULE, dict(details))
-        tracing.flush()
+    unit.commit()
     assert TraceEventRecord.objects.get(flow_run_id="run-2").details == details
 

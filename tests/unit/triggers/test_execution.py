@@ -10,6 +10,7 @@ import pytest
 from selinon_django.models import FlowRun, OutboxMessage
 from selinon_django.models.triggers import FiredTrigger, TriggerTaskInstance
 from selinon_django.runtime.messages import NODE_TASK
+from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.triggers.manager import TRIGGER_TASK, fire, update_configuration
 from tests.integration.trigger_tasks import run_count
 
@@ -140,7 +141,7 @@ def test_a_flow_trigger_starts_the_flow_and_cascades_on_its_result(
     run.status, run.result = "succeeded", {"finished_nodes": {"Echo": ["e1"]}, "failed_nodes": {}, "active_nodes": []}
     FlowRun.objects.filter(pk=run.pk).update(status=run.status, result=run.result)
     with django_capture_on_commit_callbacks() as callbacks:
-        finish_run_side_effects(run)
+        finish_run_side_effects(run, UnitOfWork(run.pk))
     for callback in callbacks:  # as after the commit (what they publish stays in the outbox)
         callback()
     row.refresh_from_db()
@@ -164,7 +165,7 @@ def test_a_failed_flow_fails_the_trigger_task_without_cascade(
     run.status, run.error = "failed", "flow failed (failed_nodes): ['Echo']"
     FlowRun.objects.filter(pk=run.pk).update(status=run.status, error=run.error)
     with django_capture_on_commit_callbacks() as callbacks:
-        finish_run_side_effects(run)
+        finish_run_side_effects(run, UnitOfWork(run.pk))
     for callback in callbacks:
         callback()
     row = instance("t_flow", "o")
