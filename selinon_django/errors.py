@@ -47,3 +47,7 @@ class MigrationSkew(SelinonDjangoError):
 
 class UnknownFlowError(SelinonDjangoError):
     """A flow name that the current configuration does not define."""
+
+
+class RunStateError(SelinonDjangoError):
+    """The run cannot do what was asked in its current status (cancel a finished run, ...)."""

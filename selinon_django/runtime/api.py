@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
 from selinon_django.engine.selective import compute_selective
-from selinon_django.errors import SelinonDjangoError, UnknownFlowError
+from selinon_django.errors import RunStateError as RunStateError
+from selinon_django.errors import UnknownFlowError
 from selinon_django.models.definitions import ConfigRevision
 from selinon_django.models.runs import (
     FLOW_FINISHED_STATUSES,
@@ -29,12 +30,13 @@ from selinon_django.models.runs import (
     NodeRun,
     NodeRunStatus,
 )
-from selinon_django.runtime import migrating, observers
+from selinon_django.runtime import dispatcher, migrating, observers, tracing
 from selinon_django.runtime.celery_app import get_celery_app
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.flow_handle import FlowHandle
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.results import announce_outcome
+from selinon_django.runtime.retrying import retry_failed_run
 from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.runtime.wakeups import PENDING
 
@@ -42,10 +44,6 @@ __all__ = ["RunStateError", "cancel_flow", "retry_flow", "run_flow", "run_flow_s
 
 
 logger = logging.getLogger(__name__)
-
-
-class RunStateError(SelinonDjangoError):
-    """The run cannot do what was asked in its current status (cancel a finished run, ...)."""
 
 
 def _current_revision() -> ConfigRevision:
@@ -98,8 +96,6 @@ def _first_step(run: FlowRun) -> bool:
     its first nodes: on PostgreSQL one statement (no transaction of its own: nobody can see the
     run before it exists, so it needs no lock; in the caller's transaction, a savepoint), else
     one transaction. False (nothing written) when the step raised: a dispatcher takes it."""
-    from selinon_django.runtime import dispatcher, tracing
-
     tracing.install()
     unit = UnitOfWork(run.pk)  # its own: a caller's work (a task starting a flow) is not touched
     alone = unit.writes.combines and not transaction.get_connection().in_atomic_block
@@ -190,9 +186,7 @@ def cancel_flow(run_id: str) -> int:
             NodeRun.objects.filter(pk=run.parent_node_id or run.pk).update(
                 status=NodeRunStatus.REVOKED, finished_at=now
             )
-            from selinon_django.runtime.wakeups import wake
-
-            wake(run.parent_run_id, unit, reason="sub-flow cancelled")
+            dispatcher.wake(run.parent_run_id, unit, reason="sub-flow cancelled")
         unit.commit()
 
         if task_ids:
@@ -212,6 +206,4 @@ def retry_flow(run_id: str) -> str:
     node_args; the flow is running again and follows its edges from there. Only a failed
     top-level run can be retried.
     """
-    from selinon_django.runtime.retrying import retry_failed_run
-
     return retry_failed_run(run_id)

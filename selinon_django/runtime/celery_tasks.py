@@ -23,7 +23,7 @@ from celery import shared_task
 from celery.exceptions import Reject
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, connections
 
-from selinon_django.runtime import dispatcher, envelope, messages, outbox, task_events, tracing
+from selinon_django.runtime import dispatcher, envelope, messages, outbox, sweeper, task_events, tracing
 from selinon_django.runtime.configs import cached_config
 from selinon_django.runtime.messages import DISPATCHER_TASK, NODE_TASK
 
@@ -134,8 +134,6 @@ def _hand_back(request: Any, kwargs: dict[str, Any], exc: BaseException) -> str:
 
 def _connect_worker_signals() -> None:
     from celery.signals import worker_ready, worker_shutting_down
-
-    from selinon_django.runtime import sweeper
 
     worker_ready.connect(sweeper.start_in_worker, weak=False)
     worker_shutting_down.connect(sweeper.stop_in_worker, weak=False)

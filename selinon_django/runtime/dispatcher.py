@@ -20,13 +20,23 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
+from selinon_django.conf import selinon_settings
+from selinon_django.config.model import thaw
 from selinon_django.engine.actions import FailFlow, FinishFlow, Reschedule, RetryFlow, ReuseTask, StartFlow, StartTask
 from selinon_django.engine.dispatcher import StepResult, step
 from selinon_django.engine.state import FlowState
 from selinon_django.models.history import RunAttempt
-from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus, empty_state
+from selinon_django.models.runs import (
+    FLOW_FINISHED_STATUSES,
+    FlowRun,
+    FlowRunStatus,
+    NodeRun,
+    NodeRunStatus,
+    empty_state,
+)
 from selinon_django.runtime import messages, migrating, tracing
 from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.continuations import (
@@ -38,9 +48,10 @@ from selinon_django.runtime.continuations import (
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.ports import DatabasePorts, NeedsLock
 from selinon_django.runtime.results import announce_outcome
+from selinon_django.runtime.store import run_store
 from selinon_django.runtime.trace_context import child_context
 from selinon_django.runtime.unit_of_work import UnitOfWork
-from selinon_django.runtime.wakeups import PENDING, schedule
+from selinon_django.runtime.wakeups import PENDING, coalesce_countdown, mark_pending, schedule, wake_rows
 from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
 
@@ -86,6 +97,8 @@ def step_locked(run: FlowRun, *, known_statuses: dict[str, str] | None = None,
     with tracing.collecting(unit):
         if (held := migrating.before_step(run, unit)) is not None:
             result = held  # put back (migration skew) or failed by a migration: see runtime/migrating.py
+            if isinstance(held.outcome, FailFlow):
+                finish_run_side_effects(run, unit)
         else:
             try:
                 result, node_args, pool = _engine_step(run, known_statuses, unlocked=False)
@@ -342,8 +355,6 @@ def revoke_unstarted(run: FlowRun) -> int:
 def finish_run_side_effects(run: FlowRun, unit: UnitOfWork) -> None:
     """A run ended: mark its node in the parent, wake the parent (its messages in ``unit``),
     store the Celery result."""
-    from selinon_django.runtime.wakeups import wake
-
     revoke_unstarted(run)
     node_status = NodeRunStatus.SUCCEEDED if run.status == FlowRunStatus.SUCCEEDED else NodeRunStatus.FAILED
     if run.status == FlowRunStatus.REVOKED:
@@ -356,8 +367,46 @@ def finish_run_side_effects(run: FlowRun, unit: UnitOfWork) -> None:
     announce_outcome(run)
 
 
+def wake(run_id: str, unit: UnitOfWork, *, reason: str = "node finished",
+         finished: dict[str, str] | None = None) -> None:
+    """Make sure a step of ``run_id`` starts after the current transaction commits.
+
+    ``unit`` - the caller's unit of work, for the dispatcher message or an inline step's writes;
+    ``finished`` - node ids and the final statuses this transaction wrote (an inline step need
+    not read them back).
+    """
+    _wake_locked(wake_rows(run_id).first(), unit, reason=reason, finished=finished)
+
+
+def finish_and_wake(node_rows: QuerySet[Any], values: dict[str, Any], run_id: str, unit: UnitOfWork, *,
+                    finished: dict[str, str]) -> bool:
+    """``node_rows.update(**values)`` and, if it changed a row, :func:`wake` - on PostgreSQL in
+    one statement (the store's :meth:`~selinon_django.runtime.store.RunStore.finish_node_and_lock_run`).
+    Returns whether the update changed a row."""
+    changed, run = run_store().finish_node_and_lock_run(node_rows, values, wake_rows(run_id))
+    if not changed:
+        return False
+    _wake_locked(run, unit, reason="node finished", finished=finished)
+    return True
+
+
+def _wake_locked(run: FlowRun | None, unit: UnitOfWork, *, reason: str, finished: dict[str, str] | None) -> None:
+    if run is None or run.status in FLOW_FINISHED_STATUSES or run.next_wakeup_at == PENDING:
+        return
+    settings = selinon_settings()
+    inline = settings.INLINE_STEPS
+    small_state = getattr(run, "small_state", None)
+    if inline and small_state is not None:
+        run.state = small_state
+        step_locked(run, known_statuses=finished, unit=unit)
+        return
+    countdown = None
+    active = getattr(run, "active_count", None) or 0
+    if run.status == FlowRunStatus.RUNNING and (not inline or active > settings.INLINE_STEP_MAX_ACTIVE):
+        countdown = coalesce_countdown(active)
+    mark_pending(unit, run.pk, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
+
+
 def _plain(value: Any) -> Any:
     """Frozen mappings/tuples from the engine as plain JSON data."""
-    from selinon_django.config.model import thaw
-
     return thaw(value) if value is not None else None

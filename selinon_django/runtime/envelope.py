@@ -40,12 +40,13 @@ from selinon_django.conf import selinon_settings
 from selinon_django.models.runs import NODE_FINISHED_STATUSES, FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
 from selinon_django.runtime import advisory, continuations, messages, observers, tracing
 from selinon_django.runtime.configs import config_for
-from selinon_django.runtime.dispatcher import revoke_unstarted, step_optimistic
+from selinon_django.runtime.dispatcher import finish_and_wake, revoke_unstarted, step_optimistic
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, failed_without_running, run_attempt
 from selinon_django.runtime.results import announce_outcome
 from selinon_django.runtime.store import GuardFailed, run_store
 from selinon_django.runtime.unit_of_work import UnitOfWork
-from selinon_django.runtime.wakeups import PENDING, finish_and_wake, finish_fan_in
+from selinon_django.runtime.wakeups import PENDING, finish_fan_in
+from selinon_django.storages.base import StoredTaskError
 from selinon_django.storages.pool import StoragePool
 
 logger = logging.getLogger(__name__)
@@ -494,8 +495,6 @@ def _record(
 
 def _exception_lookup(flow_name: str, task_name: str, task_id: str) -> BaseException | None:
     """A failed task's exception when its storage holds none: rebuilt from its node-run row."""
-    from selinon_django.storages.base import StoredTaskError
-
     row = NodeRun.objects.filter(pk=task_id).values("exception", "traceback").first()
     if row is None or not row["exception"]:
         return None

@@ -35,7 +35,7 @@ from selinon_django.engine.selective import compute_selective
 from selinon_django.engine.selective_plan import SelectivePlan
 from selinon_django.engine.simulation import FlowRunRecord, NodeOutcomes, NodeRecord, Simulator
 from selinon_django.engine.throttling import next_slot
-from selinon_django.errors import SelinonDjangoError
+from selinon_django.errors import SelinonDjangoError, UnknownFlowError
 from selinon_django.runtime.execution import Failed, Retry, Succeeded, json_or_none, run_attempt
 from selinon_django.runtime.user_code import UserCodePorts
 from selinon_django.storages.base import StoredTaskError
@@ -299,8 +299,6 @@ def execute_flow(
     :class:`~selinon_django.errors.SelectiveNoPathError` before anything runs, and
     :class:`ExecutionError` when a dispatcher step breaks.
     """
-    from selinon_django.errors import UnknownFlowError
-
     if flow_name not in config.flows:
         raise UnknownFlowError(flow_name)
     plan = None

@@ -29,13 +29,16 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
+from selinon_django.engine.actions import FailFlow, Reschedule
+from selinon_django.engine.dispatcher import StepResult
 from selinon_django.engine.migration_plan import FlowPlan, RevisionRef, StoredMigration, plan_flow
 from selinon_django.engine.migrations import MigrationOutcome, TaintedFlowStrategy, apply_migrations
+from selinon_django.engine.state import FlowState
 from selinon_django.models.definitions import ConfigRevision
 from selinon_django.models.migrations import FlowMigrationRecord, link_by_hash
 from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FlowRun, FlowRunStatus, empty_state
@@ -45,9 +48,6 @@ from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.storages.pool import StoragePool
 from selinon_django.trace.events import Trace
-
-if TYPE_CHECKING:
-    from selinon_django.engine.dispatcher import StepResult
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def before_step(run: FlowRun, unit: UnitOfWork) -> StepResult | None:
 
     Returns None when the step should go on (the run may now be on a newer revision with a
     migrated state, or restarting from scratch), or the result of a step that must not run:
-    the run was put back because of a migration skew, or failed because a migration tainted it.
+    the run was put back because of a migration skew, or failed because a migration tainted it
+    (a ``FailFlow`` outcome: its row says failed, and the caller ends the run).
     What it writes besides the run's row (messages, trace rows) goes into ``unit``.
     """
     if run.status in FLOW_FINISHED_STATUSES:
@@ -209,18 +210,10 @@ def _record(run: FlowRun, outcome: MigrationOutcome, plan: FlowPlan, unit: UnitO
     FlowRun.objects.filter(pk=run.pk).update(**update)
     for event, event_details in events:
         _trace(run, unit, event, event_details)
-    if result is not None:
-        from selinon_django.runtime.dispatcher import finish_run_side_effects
-
-        finish_run_side_effects(run, unit)
-    return result
+    return result  # (a run failed here is ended by the dispatcher step, which tells its parent)
 
 
 def _fail(run: FlowRun, outcome: MigrationOutcome, update: dict[str, Any]) -> StepResult:
-    from selinon_django.engine.actions import FailFlow
-    from selinon_django.engine.dispatcher import StepResult
-    from selinon_django.engine.state import FlowState
-
     now = timezone.now()
     failed_nodes = dict(outcome.new_state.get("failed_nodes") or {})
     update.update(
@@ -253,9 +246,6 @@ def _merged(outcome: MigrationOutcome, key: str) -> dict[str, Any]:
 
 def _put_back(run: FlowRun, latest: int, unit: UnitOfWork) -> StepResult:
     """Hold the run until a worker that knows its migration version serves it."""
-    from selinon_django.engine.actions import Reschedule
-    from selinon_django.engine.dispatcher import StepResult
-    from selinon_django.engine.state import FlowState
 
     countdown = SKEW_COUNTDOWN
     logger.warning(

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from selinon_django.errors import RunStateError
 from selinon_django.models.history import RunAttempt
 from selinon_django.models.runs import FlowRun, FlowRunStatus, NodeRun, NodeRunStatus
 from selinon_django.runtime import messages
@@ -29,8 +30,6 @@ class RetryRefused(Exception):
 
 
 def retry_failed_run(run_id: str) -> str:
-    from selinon_django.runtime.api import RunStateError
-
     unit = UnitOfWork(run_id)
     with transaction.atomic():
         run = FlowRun.objects.locked().filter(pk=run_id).first()

@@ -28,8 +28,9 @@ from django.db.models import Func, IntegerField, JSONField, Model, QuerySet
 from django.utils import timezone
 
 from selinon_django.conf import selinon_settings
-from selinon_django.models.runs import FLOW_FINISHED_STATUSES, FLOW_UNFINISHED_STATUSES, FlowRun, FlowRunStatus
+from selinon_django.models.runs import FLOW_UNFINISHED_STATUSES, FlowRun
 from selinon_django.runtime import outbox
+from selinon_django.runtime.configs import config_for
 from selinon_django.runtime.messages import DISPATCHER_TASK, dispatcher_kwargs
 from selinon_django.runtime.store import run_store
 from selinon_django.runtime.unit_of_work import UnitOfWork
@@ -91,8 +92,9 @@ def coalesce_countdown(active: int | None) -> float | None:
     return min(COALESCE_MAX, active * COALESCE_PER_NODE)
 
 
-def _wake_rows(run_id: str) -> QuerySet[FlowRun]:
-    """The run's row, locked, with what :func:`wake` decides on (not its whole state)."""
+def wake_rows(run_id: str) -> QuerySet[FlowRun]:
+    """The run's row, locked, with what :func:`~selinon_django.runtime.dispatcher.wake` decides on
+    (not its whole state)."""
     settings = selinon_settings()
     rows = FlowRun.objects.locked().filter(pk=run_id).defer("state").annotate(active_count=active_count())
     if settings.INLINE_STEPS:
@@ -100,53 +102,9 @@ def _wake_rows(run_id: str) -> QuerySet[FlowRun]:
     return rows
 
 
-def wake(run_id: str, unit: UnitOfWork, *, reason: str = "node finished",
-         finished: dict[str, str] | None = None) -> None:
-    """Make sure a step of ``run_id`` starts after the current transaction commits.
-
-    ``unit`` - the caller's unit of work, for the dispatcher message or an inline step's writes;
-    ``finished`` - node ids and the final statuses this transaction wrote (an inline step need
-    not read them back).
-    """
-    _wake_locked(_wake_rows(run_id).first(), unit, reason=reason, finished=finished)
-
-
-def finish_and_wake(node_rows: QuerySet[Any], values: dict[str, Any], run_id: str, unit: UnitOfWork, *,
-                    finished: dict[str, str]) -> bool:
-    """``node_rows.update(**values)`` and, if it changed a row, :func:`wake` - on PostgreSQL in
-    one statement (the store's :meth:`~selinon_django.runtime.store.RunStore.finish_node_and_lock_run`).
-    Returns whether the update changed a row."""
-    changed, run = run_store().finish_node_and_lock_run(node_rows, values, _wake_rows(run_id))
-    if not changed:
-        return False
-    _wake_locked(run, unit, reason="node finished", finished=finished)
-    return True
-
-
-def _wake_locked(run: FlowRun | None, unit: UnitOfWork, *, reason: str, finished: dict[str, str] | None) -> None:
-    if run is None or run.status in FLOW_FINISHED_STATUSES or run.next_wakeup_at == PENDING:
-        return
-    settings = selinon_settings()
-    inline = settings.INLINE_STEPS
-    small_state = getattr(run, "small_state", None)
-    if inline and small_state is not None:
-        from selinon_django.runtime.dispatcher import step_locked
-
-        run.state = small_state
-        step_locked(run, known_statuses=finished, unit=unit)
-        return
-    countdown = None
-    active = getattr(run, "active_count", None) or 0
-    if run.status == FlowRunStatus.RUNNING and (not inline or active > settings.INLINE_STEP_MAX_ACTIVE):
-        countdown = coalesce_countdown(active)
-    mark_pending(unit, run.pk, run.flow_name, run.revision_id, run.state_version, reason=reason, countdown=countdown)
-
-
 def mark_pending(unit: UnitOfWork, run_id: str, flow_name: str, revision_id: int, state_version: int, *,
                  reason: str, countdown: float | None = None) -> None:
     """Flag the run as woken and put its dispatcher message in ``unit`` (row must be locked)."""
-    from selinon_django.runtime.configs import config_for
-
     FlowRun.objects.filter(pk=run_id).update(next_wakeup_at=PENDING, updated_at=timezone.now())
     queue = config_for(revision_id).dispatcher_queue(flow_name)
     unit.enqueue(
@@ -178,8 +136,6 @@ def finish_fan_in(node_update: tuple[type[Model], dict[str, Any], str, Sequence[
     (recorded by the pending mark). Returns whether the node's row changed (False: a duplicate,
     nothing written but ``batch``); stores that combine writes only.
     """
-    from selinon_django.runtime.configs import config_for
-
     unfinished = [str(status) for status in FLOW_UNFINISHED_STATUSES]
     fan_in = run_store().record_fan_in(batch, node_update, run_id, pending=PENDING, unfinished=unfinished,
                                        now=timezone.now())

@@ -23,6 +23,7 @@ from selinon_django.config.model import thaw
 from selinon_django.errors import SelinonDjangoError
 from selinon_django.models.definitions import ConfigRevision
 from selinon_django.models.triggers import FiredTrigger, TriggerSession, TriggerTaskInstance, TriggerTaskStatus
+from selinon_django.runtime.api import run_flow
 from selinon_django.runtime.messages import TRIGGER_TASK, TriggerMessage
 from selinon_django.runtime.unit_of_work import UnitOfWork
 from selinon_django.triggers.specs import TriggerConfigurationError, TriggerSpec, parse_configuration
@@ -136,8 +137,6 @@ def _start_instance(session: TriggerSession, spec: TriggerSpec, kwargs: dict[str
         queue=spec.queue or "", priority=spec.priority, sent_at=None if is_flow else now,
     )
     if is_flow:
-        from selinon_django.runtime.api import run_flow
-
         node_args: dict[str, Any] = {}
         for name in spec.after:  # later triggers of ``after`` win on equal keys
             node_args.update(kwargs.get(name) or {})

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from selinon_django.signals import flow_finished, swept
+from selinon_django.triggers.flows import flow_run_finished, reconcile_flow_instances
 
 logger = logging.getLogger(__name__)
 
@@ -19,8 +20,6 @@ def on_flow_finished(sender: Any, run: Any, status: str, result: Any = None, **k
     if getattr(run, "parent_run_id", None) is not None:
         return  # a sub-flow: only the runs a trigger task started are ever linked
     try:
-        from selinon_django.triggers.flows import flow_run_finished
-
         flow_run_finished(run.pk)
     except Exception:
         logger.exception("trigger cascade of flow run %s failed", getattr(run, "pk", run))
@@ -30,8 +29,6 @@ flow_finished.connect(on_flow_finished, dispatch_uid="selinon_django.triggers.on
 
 
 def on_swept(sender: Any, **kwargs: Any) -> None:
-    from selinon_django.triggers.flows import reconcile_flow_instances
-
     recovered = reconcile_flow_instances()
     if recovered:
         logger.warning("recovered %d trigger cascade(s) of finished flows", recovered)
