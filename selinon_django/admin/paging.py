@@ -19,6 +19,8 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
+from selinon_django.runtime.store import run_store
+
 #: from this many rows (as PostgreSQL's statistics estimate them) an unfiltered list is not counted
 ESTIMATE_FROM = 100_000
 
@@ -33,14 +35,7 @@ def estimated_rows(queryset: Any) -> int | None:
     if query.where or query.distinct or query.is_sliced or query.combinator:
         return None
     connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [queryset.model._meta.db_table])
-        row = cursor.fetchone()
-    if row is None or row[0] is None or row[0] < 0:  # -1: never analysed
-        return None
-    return int(row[0])
+    return run_store(connection).estimated_rows(queryset.model._meta.db_table, connection)
 
 
 def planned_rows(queryset: QuerySet[Any]) -> int | None:

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from selinon_django.admin.runlist import attach_first_errors
 from selinon_django.models import FLOW_UNFINISHED_STATUSES, FlowRun, FlowRunStatus
+from selinon_django.runtime.store import run_store
 
 #: statuses in the order the dashboard lists and stacks them
 STATUSES: tuple[str, ...] = tuple(FlowRunStatus.values)
@@ -148,30 +149,24 @@ def _window_counts(flows: dict[str, FlowStats], now: datetime) -> None:
 SeriesRow = tuple[str, int | None, dict[str, int], list[float]]
 
 
-def _series_postgresql(window: Window, start: datetime) -> Iterable[SeriesRow]:
-    """(flow, bucket or None for the whole window, counts by status, [p50, p95] or [])."""
-    status_counts = ", ".join(f"count(*) FILTER (WHERE status = %s) AS n_{index}" for index, _ in enumerate(STATUSES))
-    sql = f"""
-        SELECT flow_name,
-               floor(extract(epoch FROM created_at - %s) / %s)::int AS bucket,
-               {status_counts},
-               percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
-                   FILTER (WHERE status = %s AND started_at IS NOT NULL AND finished_at IS NOT NULL)
-        FROM {FlowRun._meta.db_table}
-        WHERE created_at >= %s
-        GROUP BY GROUPING SETS ((flow_name, bucket), (flow_name))
-    """
-    params: list[Any] = [start, window.step, *STATUSES, FlowRunStatus.SUCCEEDED, start]
-    with connections[FlowRun.objects.db].cursor() as cursor:
-        cursor.execute(sql, params)
-        for row in cursor.fetchall():
-            counts = {status: n for status, n in zip(STATUSES, row[2 : 2 + len(STATUSES)], strict=True) if n}
-            percentiles = [float(value) for value in row[-1]] if row[-1] else []
-            yield row[0], row[1], counts, percentiles
+def _series_in_database(window: Window, start: datetime) -> Iterable[SeriesRow] | None:
+    """(flow, bucket or None for the whole window, counts by status, [p50, p95] or []) as the
+    run store aggregates them (PostgreSQL); None when it does not."""
+    connection = connections[FlowRun.objects.db]
+    rows = run_store(connection).flow_series(start=start, step=window.step, statuses=STATUSES,
+                                             succeeded=FlowRunStatus.SUCCEEDED, db=connection)
+    if rows is None:
+        return None
+    series: list[SeriesRow] = []
+    for row in rows:
+        counts = {status: n for status, n in zip(STATUSES, row[2 : 2 + len(STATUSES)], strict=True) if n}
+        percentiles = [float(value) for value in row[-1]] if row[-1] else []
+        series.append((row[0], row[1], counts, percentiles))
+    return series
 
 
 def _series_python(window: Window, start: datetime) -> Iterable[SeriesRow]:
-    """The same rows as :func:`_series_postgresql`, aggregated here from the window's runs."""
+    """The same rows as :func:`_series_in_database`, aggregated here from the window's runs."""
     counts: dict[tuple[str, int | None], dict[str, int]] = defaultdict(dict)
     durations: dict[tuple[str, int | None], list[float]] = defaultdict(list)
     rows = FlowRun.objects.filter(created_at__gte=start).values_list(
@@ -193,8 +188,9 @@ def _series(flows: dict[str, FlowStats], window: Window, start: datetime) -> Non
     for stats in flows.values():
         stats.window = window.name
         stats.buckets = [Bucket(start + timedelta(seconds=i * window.step)) for i in range(window.buckets)]
-    vendor = connections[FlowRun.objects.db].vendor
-    rows = _series_postgresql(window, start) if vendor == "postgresql" else _series_python(window, start)
+    rows = _series_in_database(window, start)
+    if rows is None:
+        rows = _series_python(window, start)
     for flow_name, bucket, counts, percentiles in rows:
         stats = flows.setdefault(flow_name, FlowStats(flow_name, window=window.name))
         if not stats.buckets:

@@ -136,6 +136,21 @@ class RunStore:
         one statement without a transaction (stores that combine writes)."""
         raise NotImplementedError("a one-statement fan-in needs a store that combines writes")
 
+    # -- reads for the admin
+
+    def estimated_rows(self, db_table: str, db: Any = None) -> int | None:
+        """The planner's estimate of ``db_table``'s rows (None: the database gives none, or the
+        table was never analysed): a stand-in for counting a huge table."""
+        return None
+
+    def flow_series(self, *, start: Any, step: int, statuses: Sequence[str], succeeded: str,
+                    db: Any = None) -> list[tuple[Any, ...]] | None:
+        """The dashboard's series aggregated by the database, or None (the caller aggregates):
+        rows of (flow name, bucket of ``step`` seconds since ``start`` or None for the whole
+        window, a count per status in ``statuses``' order, [p50, p95] of the durations of
+        ``succeeded`` runs or None), for the runs created since ``start``."""
+        return None
+
     def upsert(self, model: type[Model], row: Model, *, unique_field: str, update_fields: list[str]) -> None:
         """Insert ``row``, or update ``update_fields`` of the row whose ``unique_field`` it has."""
         model._default_manager.bulk_create([row], update_conflicts=True, unique_fields=[unique_field],

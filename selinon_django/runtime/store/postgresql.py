@@ -324,6 +324,37 @@ class PostgresRunStore(RunStore):
         return FanIn(changed=bool(changed), flow_name=flow_name, revision_id=revision_id,
                      state_version=state_version, active=active, marked=bool(marked))
 
+    # -- reads for the admin
+
+    def estimated_rows(self, db_table: str, db: Any = None) -> int | None:
+        with _connection(db).cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE oid = to_regclass(%s)", [db_table])
+            row = cursor.fetchone()
+        if row is None or row[0] is None or row[0] < 0:  # -1: never analysed
+            return None
+        return int(row[0])
+
+    def flow_series(self, *, start: Any, step: int, statuses: Sequence[str], succeeded: str,
+                    db: Any = None) -> list[tuple[Any, ...]] | None:
+        """One statement: ``GROUPING SETS`` of (flow, bucket) and (flow), ``percentile_cont``."""
+        status_counts = ", ".join(f"count(*) FILTER (WHERE status = %s) AS n_{index}"
+                                  for index, _ in enumerate(statuses))
+        sql = f"""
+            SELECT flow_name,
+                   floor(extract(epoch FROM created_at - %s) / %s)::int AS bucket,
+                   {status_counts},
+                   percentile_cont(ARRAY[0.5, 0.95])
+                       WITHIN GROUP (ORDER BY extract(epoch FROM finished_at - started_at))
+                       FILTER (WHERE status = %s AND started_at IS NOT NULL AND finished_at IS NOT NULL)
+            FROM {FlowRun._meta.db_table}
+            WHERE created_at >= %s
+            GROUP BY GROUPING SETS ((flow_name, bucket), (flow_name))
+        """
+        params: list[Any] = [start, step, *statuses, succeeded, start]
+        with _connection(db).cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+
     def upsert(self, model: type[Model], row: Model, *, unique_field: str, update_fields: list[str]) -> None:
         """One statement (``bulk_create`` adds a transaction around its insert)."""
         connection = _connection()

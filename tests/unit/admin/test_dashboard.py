@@ -74,7 +74,7 @@ def test_the_python_fallback_gives_postgresqls_numbers(
     now = timezone.now()
     for window in statistics.WINDOWS:
         in_database = statistics.dashboard(window, now=now)
-        monkeypatch.setattr(statistics, "_series_postgresql", statistics._series_python)
+        monkeypatch.setattr(statistics, "_series_in_database", statistics._series_python)
         in_python = statistics.dashboard(window, now=now)
         monkeypatch.undo()
         for db_flow, py_flow in zip(in_database.flows, in_python.flows, strict=True):
