@@ -140,8 +140,10 @@ def sync_schedules(config: SystemConfig, revision_number: int) -> list[str]:
         stale = PeriodicTask.objects.filter(name__startswith=SCHEDULE_PREFIX, task=SCHEDULE_TASK).exclude(
             name__in=list(wanted)
         )
-        for name in stale.values_list("name", flat=True):
-            changes.append(f"removed schedule {name}")
-        stale.delete()
-        PeriodicTasks.update_changed()  # tells a running beat to reload its schedule
+        removed = list(stale.values_list("name", flat=True))
+        changes.extend(f"removed schedule {name}" for name in removed)
+        if removed:
+            stale.delete()
+        if changes:
+            PeriodicTasks.update_changed()  # tells a running beat to reload its schedule
     return changes
