@@ -100,12 +100,15 @@ def load_config_from_sources(
     environ: Mapping[str, str] | None = None,
     trust: Trust = COMMAND,
     schema_documents: Mapping[str, Any] | None = None,
+    require_schemas: bool = True,
 ) -> SystemConfig:
     """Load from source texts: files read by a command, an upload, or a stored revision's.
 
     Sources with the role ``schema`` are ``output_schema`` files (JSON), matched by path as the
     YAML writes it; ``schema_documents`` gives documents already parsed (a stored revision's).
     Other ``output_schema`` paths are read below ``trust.schema_root`` when it is set.
+    ``require_schemas=False``: a schema that cannot be had leaves its task without a document
+    instead of refusing the configuration (a caller that needs only the graph, e.g. migrations).
     """
     docs: list[Document] = []
     issues: list[ConfigIssue] = []
@@ -131,7 +134,7 @@ def load_config_from_sources(
         raise ConfigurationError(issues)
     if not docs:
         raise ConfigurationError([ConfigIssue("", "", "no configuration files given")])
-    schemas = SchemaSource(given, root=trust.schema_root, max_bytes=trust.max_schema_bytes)
+    schemas = SchemaSource(given, root=trust.schema_root, max_bytes=trust.max_schema_bytes, required=require_schemas)
     return load_documents(docs, environ=environ, sources=unique, trust=trust, schemas=schemas)
 
 

@@ -279,7 +279,8 @@ class Command(BaseCommand):
             ref = options["git_ref"]
             sources = git_sources(paths.nodes, "nodes", ref) + git_sources(paths.flows, "flows", ref)
             try:
-                old_config = load_config_from_sources(sources)
+                # the graph is what a migration needs: schema files at that commit are not read
+                old_config = load_config_from_sources(sources, require_schemas=False)
             except ConfigurationError as error:
                 raise configuration_error(error) from error
             return self._file_side(old_config, f"the same files at git {ref}"), new

@@ -200,3 +200,21 @@ flow-definitions:
         "classname: InMemoryStorage}", "classname: InMemoryStorage}\n  - {name: Fetch, import: x, classname: Y}"))
     with pytest.raises(ConfigurationError, match="storage 'Fetch' is defined twice"):
         load_config([twice], [], environ={})
+
+
+def test_a_schema_that_cannot_be_had_refuses_the_configuration_unless_only_the_graph_is_wanted() -> None:
+    text = """
+tasks:
+  - {name: A, import: myapp.tasks, output_schema: schemas/a.json}
+flows: [f]
+flow-definitions:
+  - name: f
+    edges:
+      - {from: , to: A}
+"""
+    sources = [SourceFile("nodes.yaml", "nodes", text)]
+    with pytest.raises(ConfigurationError, match=r"output schema 'schemas/a\.json'"):
+        load_config_from_sources(sources)
+    graph_only = load_config_from_sources(sources, require_schemas=False)  # e.g. selinon_migrate --git
+    assert graph_only.tasks["A"].output_schema_document is None
+    assert graph_only.flows["f"].edges[0].to == ("A",)
