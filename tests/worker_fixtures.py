@@ -131,15 +131,45 @@ def worker_logs() -> Path:
     return path
 
 
+#: the session's pool of the current broker (see ``workers``)
+_POOLS: list[WorkerPool] = []
+
+
+def _ensure_running(pool: WorkerPool) -> None:
+    """One worker per queue set, (re)started if a test stopped or killed it."""
+    for worker in list(pool.workers):
+        if not worker.alive():
+            pool.workers.remove(worker)
+    for queues, concurrency in ((DISPATCHER_QUEUES, 1), (TASK_QUEUES, 2)):
+        if not any(w.queues == queues for w in pool.workers):
+            pool.start(queues, concurrency=concurrency)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """The session's workers run only while tests that use them run: live workers sweep the test
+    database every few seconds and would resend or re-run what another test writes into its rows
+    (the sweeper's unit tests, a page test with made-up running nodes). A test that uses them
+    finds them running again."""
+    uses = "workers" in getattr(item, "fixturenames", ())
+    for pool in _POOLS:
+        if uses:
+            _ensure_running(pool)
+        else:
+            pool.stop_all()
+
+
 @pytest.fixture(scope="session")
 def workers(celery_app: Any, worker_env: dict[str, str], worker_logs: Path) -> Iterator[WorkerPool]:
     """Two worker processes: one for the dispatcher queue, one for the task queues."""
     pool = WorkerPool(celery_app, worker_env, worker_logs)
+    _POOLS.append(pool)
     try:
         pool.start(DISPATCHER_QUEUES, concurrency=1)
         pool.start(TASK_QUEUES, concurrency=2)
         yield pool
     finally:
+        _POOLS.remove(pool)
         pool.stop_all()
 
 
@@ -151,12 +181,7 @@ def live_workers(workers: WorkerPool, transactional_db: None) -> Iterator[Worker
     tables: there it waits (bounded) until the workers have finished what the test left running,
     because TRUNCATE while a worker still writes deadlocks the flush.
     """
-    for worker in list(workers.workers):
-        if not worker.alive():
-            workers.workers.remove(worker)
-    for queues, concurrency in ((DISPATCHER_QUEUES, 1), (TASK_QUEUES, 2)):
-        if not any(w.queues == queues for w in workers.workers):
-            workers.start(queues, concurrency=concurrency)
+    _ensure_running(workers)
     yield workers
     _wait_quiet(timeout=20)
 
